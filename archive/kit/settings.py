@@ -1,0 +1,91 @@
+"""One Settings object (env prefix CHATVAULT_). Embedded defaults need no configuration; the production
+profile refuses to start with default secrets or a missing keyring."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from archive.kit.errors import ConfigurationError
+
+DEFAULT_JWT_SECRET = "chatvault-embedded-default-secret-change-me"  # noqa: S105 - sentinel, refused in production
+DEFAULT_MINIO_SECRET = "minioadmin"  # noqa: S105 - sentinel, refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHATVAULT_", env_file=None, extra="ignore")
+
+    profile: Literal["embedded", "production"] = "embedded"
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "chatvault")
+
+    database_url: str = ""  # empty: SQLite file in data_dir
+    blob_backend: Literal["local", "minio"] = "local"
+    blob_dir: Path | None = None  # empty: data_dir/blobs
+    search_backend: Literal["sql", "opensearch"] = "sql"
+
+    keyring_path: Path | None = None  # empty: data_dir/keyring.json (generated, 0600) in embedded mode
+
+    minio_endpoint: str = "127.0.0.1:9000"
+    minio_access_key: str = "minioadmin"
+    minio_secret_key: str = DEFAULT_MINIO_SECRET
+    minio_bucket: str = "chatvault"
+    minio_secure: bool = False
+    minio_object_lock: bool = False
+    minio_retention_days: int = 365 * 3
+
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_index: str = "chatvault-messages"
+    opensearch_user: str = ""
+    opensearch_password: str = ""
+
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    token_ttl_minutes: int = 30
+
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 8000
+
+    ingest_batch_size: int = 500
+    ingest_max_line_bytes: int = 1_048_576
+    ingest_max_json_depth: int = 32
+    segment_max_records: int = 2000
+
+    index_batch_size: int = 500
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'chatvault.db'}"
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blob_dir or (self.data_dir / "blobs")
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.keyring_path or (self.data_dir / "keyring.json")
+
+    def check(self) -> None:
+        """Refuse unsafe production configurations before anything touches data."""
+        if self.profile != "production":
+            return
+        problems: list[str] = []
+        if self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < 32:
+            problems.append("CHATVAULT_JWT_SECRET is the default or shorter than 32 characters")
+        if self.blob_backend == "minio" and self.minio_secret_key == DEFAULT_MINIO_SECRET:
+            problems.append("CHATVAULT_MINIO_SECRET_KEY is the default")
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            problems.append("CHATVAULT_DATABASE_URL must point at PostgreSQL in production")
+        if self.keyring_path is None or not self.keyring_path.exists():
+            problems.append("CHATVAULT_KEYRING_PATH must name an existing keyring file in production")
+        if problems:
+            raise ConfigurationError("refusing to start: " + "; ".join(problems))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
