@@ -163,4 +163,16 @@ class IngestCheckpoint(Base):
     source_key: Mapped[str] = mapped_column(String(512), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     line_no: Mapped[int] = mapped_column(BigInteger, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(TZ, default=utcnow, onupdate=utcnow)
+
+
+class Segment(Base):
+    """One blob object holding many separately encrypted records; its hash lets `verify` find tampering."""
+
+    __tablename__ = "segments"
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    record_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TZ, default=utcnow)

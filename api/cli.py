@@ -1,0 +1,239 @@
+"""The `chatvault` command line (Typer). Thin: every command calls the same services as the API and runs
+as the local operator identity, whose reads are audited like anyone else's."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from archive.kit.errors import ChatVaultError
+from archive.kit.settings import Settings, get_settings
+from archive.runtime import Runtime
+from archive.store.db import transaction
+from audit.principal import operator
+
+app = typer.Typer(help="ChatVault: compliance archive for WeCom conversations.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "examples" / "wecom" / "archive_sample.jsonl"
+
+
+def _runtime(settings: Settings | None = None) -> Runtime:
+    from archive.migrate import upgrade
+
+    rt = Runtime.from_settings(settings or get_settings())
+    upgrade(rt.engine)
+    rt.search.ensure_ready() if rt.search.ping() else None
+    return rt
+
+
+def _fail(exc: ChatVaultError) -> None:
+    typer.secho(f"error: {exc.detail}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _bootstrap(rt: Runtime, reset: bool = False) -> tuple[str, str] | None:
+    from audit.accounts import bootstrap_admin, reset_password
+
+    with transaction(rt.sessions) as session:
+        creds = bootstrap_admin(session)
+        if creds is None and reset:
+            creds = ("admin", reset_password(session, "admin", actor="local-operator"))
+    return creds
+
+
+def _print_login(creds: tuple[str, str] | None, rt: Runtime) -> None:
+    url = f"http://{rt.settings.bind_host}:{rt.settings.bind_port}/"
+    if creds:
+        typer.secho("\n  ChatVault admin login (shown once, store it safely):", bold=True)
+        typer.secho(f"    console:  {url}\n    username: {creds[0]}\n    password: {creds[1]}\n", fg=typer.colors.GREEN)
+    else:
+        typer.echo(f"console: {url} (admin exists; `chatvault users reset-password admin` prints a new password)")
+
+
+def _index_worker(rt: Runtime, stop: threading.Event) -> None:
+    from archive.search.indexer import drain
+
+    while not stop.wait(5.0):
+        try:
+            drain(rt)
+        except Exception as exc:  # keep serving; the outbox keeps the work
+            typer.echo(f"index worker: {type(exc).__name__}", err=True)
+
+
+def _serve(rt: Runtime) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    stop = threading.Event()
+    worker = threading.Thread(target=_index_worker, args=(rt, stop), daemon=True)
+    worker.start()
+    try:
+        uvicorn.run(create_app(rt), host=rt.settings.bind_host, port=rt.settings.bind_port, log_level="warning")
+    finally:
+        stop.set()
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the schema and the bootstrap admin."""
+    rt = _runtime()
+    _print_login(_bootstrap(rt), rt)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the API and console."""
+    try:
+        rt = _runtime()
+    except ChatVaultError as exc:
+        _fail(exc)
+    _print_login(_bootstrap(rt), rt)
+    _serve(rt)
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[str, typer.Option("--format", help="wecom | generic")] = "wecom",
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
+    restart: Annotated[bool, typer.Option(help="ignore the resume checkpoint of this file")] = False,
+) -> None:
+    """Import a JSON-lines file (streaming, idempotent by msgid, resumable)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from archive.ingest.pipeline import Importer
+
+    try:
+        rt = _runtime()
+        size = file.stat().st_size
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+            disable=as_json or not sys.stderr.isatty(), console=None,
+        ) as bar:
+            task = bar.add_task(f"importing {file.name}", total=size)
+            summary = Importer(rt).import_file(file, fmt=fmt, restart=restart, progress=lambda pos: bar.update(task, completed=pos))
+    except ChatVaultError as exc:
+        _fail(exc)
+    data = summary.as_dict()
+    if as_json:
+        sys.stdout.write(orjson.dumps(data).decode() + "\n")
+        return
+    for key in ("lines", "imported", "duplicates", "recalled", "quarantined", "risk_flagged", "indexed"):
+        typer.echo(f"{key:>14}: {data[key]}")
+    if data["quarantined_by_reason"]:
+        typer.echo("   quarantined by reason: " + ", ".join(f"{k}={v}" for k, v in sorted(data["quarantined_by_reason"].items())))
+    typer.echo("   by msgtype: " + ", ".join(f"{k}={v}" for k, v in sorted(data["by_msgtype"].items())))
+    if data["unknown_msgtypes"]:
+        typer.secho("   unknown msgtypes kept raw: " + ", ".join(data["unknown_msgtypes"]), fg=typer.colors.YELLOW)
+
+
+@app.command("search")
+def search_cmd(
+    query: str,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per hit")] = False,
+    limit: Annotated[int, typer.Option(help="maximum hits; 0 for all")] = 50,
+) -> None:
+    """Search the archive (exact substring semantics over the blind index)."""
+    from archive.search.service import search
+
+    try:
+        rt = _runtime()
+        with transaction(rt.sessions) as session:
+            page = search(session, rt, operator(), query, limit=limit)
+    except ChatVaultError as exc:
+        _fail(exc)
+    for hit in page.hits:
+        if as_json:
+            row = {"id": hit.id, "msgid": hit.msgid, "msgtime": hit.msgtime_ms, "sender": hit.sender,
+                   "room_id": hit.room_id, "msgtype": hit.msgtype, "recalled": hit.recalled,
+                   "risk_labels": hit.risk_labels, "text": hit.text}
+            sys.stdout.write(orjson.dumps(row).decode() + "\n")
+        else:
+            ts = time.strftime("%Y-%m-%d %H:%M", time.localtime(hit.msgtime_ms / 1000))
+            flag = " [recalled]" if hit.recalled else ""
+            typer.echo(f"{ts} {hit.sender}{flag}: {hit.text}")
+    if not as_json:
+        typer.echo(f"-- {len(page.hits)} hit(s)", err=True)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from the archive."""
+    from archive.search.indexer import reindex as run
+
+    rt = _runtime()
+    typer.echo(f"reindexed {run(rt)} messages into the {rt.search.name} backend")
+
+
+@app.command("index-catchup")
+def index_catchup() -> None:
+    """Push every pending outbox row to the search backend now (cron-friendly)."""
+    from archive.search.indexer import drain, retry_now
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        retry_now(session)
+    typer.echo(f"indexed {drain(rt)} messages")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new key-encryption key and re-wrap every data key under it (blobs are not touched)."""
+    from archive.rotation import rotate
+
+    rt = _runtime()
+    new_id, count = rotate(rt)
+    typer.echo(f"active key is now {new_id}; re-wrapped {count} data keys")
+
+
+@app.command()
+def demo(
+    sample: Annotated[Path, typer.Option(help="WeCom JSON-lines file to import")] = SAMPLE,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Embedded demo: initialise, import and scan the sample archive, then serve API and console."""
+    from archive.ingest.pipeline import Importer
+    from archive.search.indexer import drain
+
+    os.environ.setdefault("CHATVAULT_PROFILE", "embedded")
+    rt = _runtime()
+    summary = Importer(rt).import_file(sample)
+    drain(rt)
+    typer.echo(
+        f"imported {summary.imported} messages ({summary.duplicates} duplicates, {summary.recalled} recalls, "
+        f"{summary.quarantined} quarantined, {summary.risk_flagged} flagged by the risk scan) into {rt.settings.data_dir}"
+    )
+    typer.echo('try:  chatvault search 支付宝')
+    _print_login(_bootstrap(rt, reset=True), rt)
+    if serve_api:
+        _serve(rt)
+
+
+def _mount_optional() -> None:
+    try:
+        from archive.risk.cli import risk_app
+    except ImportError:  # pragma: no cover - risk module is always shipped
+        return
+    app.add_typer(risk_app, name="risk")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

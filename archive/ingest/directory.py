@@ -1,0 +1,102 @@
+"""Participants, rooms, employees and customers as the messages show them (get-or-create, cached per run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.store.models import Customer, Employee, Room, RoomMember
+
+
+def participant_kind(member_id: str) -> str:
+    if member_id.startswith(("wo", "wm")):
+        return "customer"
+    if member_id.startswith("wb"):
+        return "robot"
+    return "employee"
+
+
+@dataclass
+class Resolved:
+    room_id: int
+    employee_id: int | None
+    customer_id: int | None
+    department_id: int | None
+    sender_kind: str
+
+
+@dataclass
+class DirectoryCache:
+    """Maps source ids to row ids for one import run; creates what is missing."""
+
+    source: str
+    rooms: dict[str, int] = field(default_factory=dict)
+    members: set[tuple[int, str]] = field(default_factory=set)
+    employees: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    customers: dict[str, int] = field(default_factory=dict)
+
+    def employee(self, session: Session, userid: str) -> tuple[int, int | None]:
+        hit = self.employees.get(userid)
+        if hit is None:
+            row = session.execute(select(Employee).where(Employee.userid == userid)).scalar_one_or_none()
+            if row is None:
+                row = Employee(userid=userid, name="", status="active")
+                session.add(row)
+                session.flush()
+            hit = (row.id, row.department_id)
+            self.employees[userid] = hit
+        return hit
+
+    def customer(self, session: Session, external_id: str) -> int:
+        cid = self.customers.get(external_id)
+        if cid is None:
+            row = session.execute(select(Customer).where(Customer.external_id == external_id)).scalar_one_or_none()
+            if row is None:
+                row = Customer(external_id=external_id, channel=self.source)
+                session.add(row)
+                session.flush()
+            cid = row.id
+            self.customers[external_id] = cid
+        return cid
+
+    def room(self, session: Session, sender: str, tolist: tuple[str, ...], roomid: str) -> int:
+        if roomid:
+            key, kind = roomid, "group"
+        elif tolist:
+            key, kind = "single:" + "|".join(sorted({sender, *tolist})), "single"
+        else:
+            key, kind = f"system:{sender}", "system"
+        rid = self.rooms.get(key)
+        if rid is None:
+            row = session.execute(
+                select(Room).where(Room.source == self.source, Room.source_room_id == key)
+            ).scalar_one_or_none()
+            if row is None:
+                row = Room(source=self.source, source_room_id=key, kind=kind)
+                session.add(row)
+                session.flush()
+            rid = row.id
+            self.rooms[key] = rid
+        for member in (sender, *tolist):
+            if member and (rid, member) not in self.members:
+                self.members.add((rid, member))
+                if session.get(RoomMember, (rid, member)) is None:
+                    session.add(RoomMember(room_id=rid, member=member, kind=participant_kind(member)))
+        return rid
+
+    def resolve(self, session: Session, sender: str, tolist: tuple[str, ...], roomid: str) -> Resolved:
+        room_id = self.room(session, sender, tolist, roomid)
+        kind = participant_kind(sender)
+        employee_id = department_id = customer_id = None
+        internal = [sender] if kind == "employee" else [m for m in tolist if participant_kind(m) == "employee"]
+        if internal:
+            employee_id, department_id = self.employee(session, internal[0])
+        if kind == "customer":
+            customer_id = self.customer(session, sender)
+        elif not roomid:
+            external = [m for m in tolist if participant_kind(m) == "customer"]
+            if external:
+                customer_id = self.customer(session, external[0])
+        return Resolved(room_id, employee_id, customer_id, department_id, kind)

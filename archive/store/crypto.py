@@ -1,0 +1,69 @@
+"""Envelope encryption: a random 256-bit data key (DEK) per record, AES-256-GCM with the record id as
+associated data; the DEK is wrapped by a KEK from the keyring (also AES-256-GCM, bound to the record id).
+
+Sealed record layout: nonce(12) || ciphertext+tag. Wrapped key layout: nonce(12) || wrapped DEK+tag.
+Any change to the blob, the wrapped key, the key id or the record id fails loudly (IntegrityViolation)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from archive.kit.errors import IntegrityViolation
+from archive.store.keyring import Keyring
+
+NONCE = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    blob: bytes  # nonce || ciphertext || tag
+    wrapped_key: bytes
+    key_id: str
+    sha256: str  # of the plaintext
+
+
+def _wrap_aad(record_id: str, key_id: str) -> bytes:
+    return f"chatvault-dek\x00{record_id}\x00{key_id}".encode()
+
+
+class Envelope:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def seal(self, record_id: str, plaintext: bytes) -> Sealed:
+        dek = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(NONCE)
+        blob = nonce + AESGCM(dek).encrypt(nonce, plaintext, record_id.encode())
+        key_id = self.keyring.active
+        return Sealed(blob, self.wrap(record_id, dek, key_id), key_id, hashlib.sha256(plaintext).hexdigest())
+
+    def wrap(self, record_id: str, dek: bytes, key_id: str) -> bytes:
+        nonce = os.urandom(NONCE)
+        return nonce + AESGCM(self.keyring.kek(key_id)).encrypt(nonce, dek, _wrap_aad(record_id, key_id))
+
+    def unwrap(self, record_id: str, wrapped_key: bytes, key_id: str) -> bytes:
+        try:
+            return AESGCM(self.keyring.kek(key_id)).decrypt(
+                wrapped_key[:NONCE], wrapped_key[NONCE:], _wrap_aad(record_id, key_id)
+            )
+        except (InvalidTag, ValueError):
+            raise IntegrityViolation(f"wrapped key of record {record_id} does not open") from None
+
+    def open(self, record_id: str, blob: bytes, wrapped_key: bytes | None, key_id: str) -> bytes:
+        if wrapped_key is None:
+            raise IntegrityViolation(f"record {record_id} was crypto-shredded")
+        dek = self.unwrap(record_id, wrapped_key, key_id)
+        try:
+            return AESGCM(dek).decrypt(blob[:NONCE], blob[NONCE:], record_id.encode())
+        except (InvalidTag, ValueError):
+            raise IntegrityViolation(f"ciphertext of record {record_id} failed authentication") from None
+
+    def rewrap(self, record_id: str, wrapped_key: bytes, key_id: str) -> tuple[bytes, str]:
+        """Re-wrap a DEK under the active KEK without touching the blob (key rotation)."""
+        dek = self.unwrap(record_id, wrapped_key, key_id)
+        return self.wrap(record_id, dek, self.keyring.active), self.keyring.active

@@ -1,0 +1,121 @@
+"""Shared fixtures. Real services come from scripts/services.sh (it writes .services/env).
+
+Under CI=true a test whose service is missing FAILS; on a developer machine it skips and says how to
+start the service. The terminal summary prints how many tests used each real service."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SERVICE_FIXTURES = {"pg_url": "postgres", "minio_conf": "minio", "opensearch_url": "opensearch"}
+_used: Counter[str] = Counter()
+_outcomes: dict[str, Counter[str]] = {}
+
+
+def _load_services_env() -> None:
+    env_file = Path(os.environ.get("CHATVAULT_SERVICES_DIR", ROOT / ".services")) / "env"
+    if not env_file.exists():
+        return
+    for line in env_file.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+_load_services_env()
+
+
+def _require(var: str, service: str) -> str:
+    value = os.environ.get(var, "")
+    if value:
+        return value
+    msg = f"{service} is not available ({var} unset): start it with `bash scripts/services.sh start {service}`"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, service in SERVICE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, service))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    for service in ("postgres", "minio", "opensearch"):
+        if service in report.keywords:
+            _outcomes.setdefault(service, Counter())[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_sep("=", "real services used")
+    for service in ("postgres", "minio", "opensearch"):
+        c = _outcomes.get(service, Counter())
+        terminalreporter.write_line(
+            f"{service:10s} tests={sum(c.values())} passed={c['passed']} failed={c['failed']} "
+            f"skipped={c['skipped']}"
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped at the end)."""
+    base = _require("CHATVAULT_TEST_DATABASE_URL", "postgres")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"cv_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def minio_conf() -> dict[str, str]:
+    """Connection settings for the real MinIO plus a bucket name unique to this test."""
+    return {
+        "endpoint": _require("CHATVAULT_TEST_MINIO_ENDPOINT", "minio"),
+        "access_key": os.environ.get("CHATVAULT_TEST_MINIO_ACCESS_KEY", ""),
+        "secret_key": os.environ.get("CHATVAULT_TEST_MINIO_SECRET_KEY", ""),
+        "bucket": f"cvt-{uuid.uuid4().hex[:12]}",
+    }
+
+
+@pytest.fixture
+def opensearch_url() -> str:
+    return _require("CHATVAULT_TEST_OPENSEARCH_URL", "opensearch")
+
+
+@pytest.fixture
+def os_index() -> str:
+    """An index name unique to this test."""
+    return f"cvt-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED
