@@ -119,3 +119,58 @@ def os_index() -> str:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return SHARED
+
+
+@pytest.fixture
+def fresh_pg_url(pg_url: str) -> Iterator[str]:
+    """A PostgreSQL database of its own for one test."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    name = f"cvf_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["embedded", "production"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A migrated Runtime in each configuration: embedded (SQLite, local blobs, sql search) and
+    production (real PostgreSQL, MinIO and OpenSearch)."""
+    from tests.helpers import make_runtime
+
+    rt = make_runtime(request.param, tmp_path, request)
+    try:
+        yield rt
+    finally:
+        from tests.helpers import dispose_runtime
+
+        dispose_runtime(rt)
+
+
+@pytest.fixture
+def embedded_runtime(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    from tests.helpers import dispose_runtime, make_runtime
+
+    rt = make_runtime("embedded", tmp_path, request)
+    yield rt
+    dispose_runtime(rt)
+
+
+@pytest.fixture
+def production_runtime(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    from tests.helpers import dispose_runtime, make_runtime
+
+    rt = make_runtime("production", tmp_path, request)
+    yield rt
+    dispose_runtime(rt)
