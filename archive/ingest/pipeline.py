@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from archive.ingest.directory import DirectoryCache
+from archive.ingest.media import MediaStore
 from archive.ingest.models import QuarantineEntry
 from archive.ingest.reader import RawLine, iter_lines
 from archive.ingest.records import InvalidRecord, ParsedRecord
@@ -47,6 +48,7 @@ class ImportSummary:
     risk_flagged: int = 0
     resumed_from_line: int = 0
     indexed: int = 0
+    media: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class ImportSummary:
             "risk_flagged": self.risk_flagged,
             "resumed_from_line": self.resumed_from_line,
             "indexed": self.indexed,
+            "media": dict(self.media),
         }
 
 
@@ -96,6 +99,8 @@ class Importer:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.settings = runtime.settings
+        self.media_dir: Path | None = None
+        self.media = MediaStore(runtime.blobs, runtime.envelope)
 
     def import_file(
         self,
@@ -103,9 +108,12 @@ class Importer:
         *,
         fmt: str = "wecom",
         restart: bool = False,
+        media_dir: Path | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> ImportSummary:
+        """Import a JSON-lines file. media_dir: where media files named by sdkfileid are found."""
         parse = _parser(fmt)
+        self.media_dir = media_dir
         summary = ImportSummary(file=str(path), format=fmt)
         cache = DirectoryCache(source=fmt if fmt == "wecom" else "generic")
         with path.open("rb") as fp:
@@ -258,10 +266,12 @@ class Importer:
             wrapped_key=sealed.wrapped_key,
             key_id=sealed.key_id,
             content_sha256=sealed.sha256,
-            media_status="pending" if rec.media else None,
             risk_labels=labels,
         )
         session.add(msg)
+        if rec.media:
+            msg.media_status = self.media.attach(session, msg, rec.media, self.media_dir)
+            summary.media[msg.media_status] += 1
         return msg
 
     def _consent(self, session: Session, cache: DirectoryCache, consent: tuple[str, str, int]) -> None:

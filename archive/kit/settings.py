@@ -55,6 +55,13 @@ class Settings(BaseSettings):
 
     index_batch_size: int = 500
 
+    notify_webhook_url: str = ""  # alert notifications (tier 2 supervisor, tier 3 compliance)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "chatvault@localhost"
+    smtp_to: str = "compliance@localhost"
+    review_sample_rate: float = 0.02  # share of unflagged conversations sampled into the review queue
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

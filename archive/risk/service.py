@@ -1,0 +1,260 @@
+"""Alerts and the review workflow. Findings above tier 0 become alerts, deduplicated per room, rule and
+time window. Tier 2 notifies the employee's supervisor; tier 3 freezes the employee (their sessions end)
+and notifies compliance. Notifications go through the outbox (topic "notify")."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from archive.kit.errors import Conflict, InvalidInput, NotFound
+from archive.kit.timeutil import aware, utcnow
+from archive.risk.models import Alert, AlertEvent
+from archive.store.models import Employee, Message, OutboxEvent, UserAccount
+from audit import log
+from audit.access import department_subtree, require
+from audit.principal import Action, Principal
+
+DEDUPE_WINDOW = timedelta(hours=24)
+ACTIVE = ("open", "claimed", "escalated")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"claimed", "escalated", "false_positive"}),
+    "claimed": frozenset({"open", "escalated", "resolved", "false_positive"}),
+    "escalated": frozenset({"claimed", "resolved", "false_positive"}),
+    "resolved": frozenset(),
+    "false_positive": frozenset(),
+}
+
+
+class FindingLike(Protocol):
+    @property
+    def category(self) -> str: ...
+    @property
+    def tier(self) -> int: ...
+    @property
+    def rule(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where findings came from: the room, the employee on our side, and the contributing messages."""
+
+    room_id: int
+    employee_id: int | None
+    department_id: int | None
+    message_ids: tuple[str, ...]
+    msgtime: datetime
+
+
+def record_findings(session: Session, origin: Origin, findings: Iterable[FindingLike]) -> list[Alert]:
+    """Create or extend alerts for the findings of one message (or one conversation window)."""
+    touched: list[Alert] = []
+    seen: set[str] = set()
+    for f in findings:
+        if f.tier <= 0 or f.rule in seen:
+            continue
+        seen.add(f.rule)
+        alert = session.execute(
+            select(Alert)
+            .where(Alert.room_id == origin.room_id, Alert.rule == f.rule, Alert.status.in_(ACTIVE))
+            .order_by(Alert.window_end.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if alert is not None and aware(alert.window_end) >= origin.msgtime - DEDUPE_WINDOW:
+            new_ids = [m for m in origin.message_ids if m not in alert.message_ids]
+            if new_ids:
+                alert.message_ids = [*alert.message_ids, *new_ids]
+                alert.hits += 1
+            alert.window_end = max(aware(alert.window_end), origin.msgtime)
+            touched.append(alert)
+            continue
+        alert = Alert(
+            room_id=origin.room_id,
+            employee_id=origin.employee_id,
+            department_id=origin.department_id,
+            category=f.category,
+            rule=f.rule,
+            tier=f.tier,
+            message_ids=list(origin.message_ids),
+            window_start=origin.msgtime,
+            window_end=origin.msgtime,
+            complaint=f.category == "complaint",
+        )
+        session.add(alert)
+        session.flush()
+        session.add(AlertEvent(alert_id=alert.id, actor="system", from_status=None, to_status="open"))
+        _tier_actions(session, alert)
+        touched.append(alert)
+    return touched
+
+
+def _notify(session: Session, alert: Alert, audience: str, recipient: str | None) -> None:
+    session.add(
+        OutboxEvent(
+            topic="notify",
+            payload={
+                "audience": audience,
+                "recipient": recipient,
+                "alert_id": alert.id,
+                "category": alert.category,
+                "tier": alert.tier,
+                "rule": alert.rule,
+                "room_id": alert.room_id,
+                "employee_id": alert.employee_id,
+            },
+        )
+    )
+
+
+def _tier_actions(session: Session, alert: Alert) -> None:
+    employee = session.get(Employee, alert.employee_id) if alert.employee_id is not None else None
+    if alert.tier >= 3:
+        if employee is not None and employee.status != "frozen":
+            employee.status = "frozen"
+            session.execute(
+                update(UserAccount)
+                .where(UserAccount.employee_id == employee.id)
+                .values(token_version=UserAccount.token_version + 1)
+            )
+            log.append(
+                session, actor="system", action="employee.freeze", target_ids=[employee.userid],
+                detail={"alert_id": alert.id, "rule": alert.rule},
+            )
+        _notify(session, alert, "compliance", None)
+    elif alert.tier == 2:
+        supervisor = session.get(Employee, employee.supervisor_id) if employee and employee.supervisor_id else None
+        _notify(session, alert, "supervisor", supervisor.userid if supervisor else None)
+
+
+def _visible(session: Session, caller: Principal) -> Any:
+    if caller.sees_all:
+        return None
+    if caller.scope_department_ids is not None:
+        return Alert.department_id.in_(department_subtree(session, caller.scope_department_ids))
+    return Alert.employee_id == caller.employee_id if caller.employee_id is not None else Alert.id.is_(None)
+
+
+def queue(
+    session: Session,
+    caller: Principal,
+    *,
+    statuses: Sequence[str] = ACTIVE,
+    complaint_only: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Alert]:
+    """The review queue: highest tier first, then oldest first."""
+    require(caller, Action.REVIEW_ALERTS)
+    bad = [s for s in statuses if s not in TRANSITIONS]
+    if bad:
+        raise InvalidInput(f"unknown status {bad[0]!r}")
+    q = select(Alert).where(Alert.status.in_(list(statuses)))
+    scope = _visible(session, caller)
+    if scope is not None:
+        q = q.where(scope)
+    if complaint_only:
+        q = q.where(Alert.complaint.is_(True))
+    q = q.order_by(Alert.tier.desc(), Alert.created_at.asc(), Alert.id).limit(limit).offset(offset)
+    return list(session.execute(q).scalars())
+
+
+def get_alert(session: Session, caller: Principal, alert_id: str) -> Alert:
+    require(caller, Action.REVIEW_ALERTS)
+    alert = session.get(Alert, alert_id)
+    scope = _visible(session, caller)
+    if alert is None or (
+        scope is not None
+        and not session.execute(select(Alert.id).where(Alert.id == alert_id, scope)).scalar_one_or_none()
+    ):
+        raise NotFound(f"alert {alert_id} not found")
+    return alert
+
+
+def transition(session: Session, caller: Principal, alert_id: str, to_status: str, note: str | None = None) -> Alert:
+    alert = get_alert(session, caller, alert_id)
+    if to_status not in TRANSITIONS:
+        raise InvalidInput(f"unknown status {to_status!r}")
+    if to_status not in TRANSITIONS[alert.status]:
+        raise Conflict(f"an alert that is {alert.status} cannot become {to_status}")
+    if alert.status == "claimed" and alert.assignee not in (None, caller.username) and to_status != "escalated":
+        raise Conflict(f"alert is claimed by {alert.assignee}")
+    session.add(AlertEvent(alert_id=alert.id, actor=caller.username, from_status=alert.status, to_status=to_status, note=note))
+    alert.assignee = caller.username if to_status == "claimed" else (None if to_status == "open" else alert.assignee)
+    alert.status = to_status
+    alert.updated_at = utcnow()
+    log.append(session, actor=caller.username, action=f"alert.{to_status}", target_ids=[alert.id])
+    session.flush()
+    return alert
+
+
+def history(session: Session, caller: Principal, alert_id: str) -> list[AlertEvent]:
+    get_alert(session, caller, alert_id)
+    return list(session.execute(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).scalars())
+
+
+@dataclass(frozen=True)
+class RulePrecision:
+    rule: str
+    confirmed: int
+    false_positive: int
+
+    @property
+    def precision(self) -> float | None:
+        n = self.confirmed + self.false_positive
+        return self.confirmed / n if n else None
+
+
+def precision_report(session: Session, caller: Principal) -> list[RulePrecision]:
+    """Per-rule precision from reviewers' decisions (resolved = confirmed, false_positive = not)."""
+    require(caller, Action.REVIEW_ALERTS)
+    rows = session.execute(
+        select(Alert.rule, Alert.status, func.count()).where(Alert.status.in_(["resolved", "false_positive"]),
+                                                              Alert.sampled.is_(False))
+        .group_by(Alert.rule, Alert.status)
+    ).all()
+    counts: dict[str, Counter[str]] = {}
+    for rule, status, n in rows:
+        counts.setdefault(rule, Counter())[status] += n
+    report = [RulePrecision(r, c["resolved"], c["false_positive"]) for r, c in counts.items()]
+    return sorted(report, key=lambda r: (r.precision if r.precision is not None else 2.0, r.rule))
+
+
+def sample_unflagged(
+    session: Session, *, rate: float, since: datetime, rng: random.Random | None = None
+) -> list[Alert]:
+    """Put a random share of rooms with messages since `since` but no alert in that period into the queue
+    (tier 0, rule "sampling"), so reviewers also see what the analyser did not flag."""
+    if not 0.0 <= rate <= 1.0:
+        raise InvalidInput("sampling rate must be between 0 and 1")
+    rng = rng or random.Random()  # noqa: S311 - sampling, not security
+    active = session.execute(
+        select(Message.room_id, func.min(Message.employee_id), func.min(Message.department_id), func.max(Message.msgtime))
+        .where(Message.msgtime >= since)
+        .group_by(Message.room_id)
+    ).all()
+    flagged = set(session.execute(select(Alert.room_id).where(Alert.window_end >= since)).scalars())
+    created = []
+    for room_id, employee_id, department_id, last in active:
+        if room_id in flagged or rng.random() >= rate:
+            continue
+        ids = list(
+            session.execute(
+                select(Message.id).where(Message.room_id == room_id, Message.msgtime >= since).order_by(Message.msgtime).limit(200)
+            ).scalars()
+        )
+        alert = Alert(
+            room_id=room_id, employee_id=employee_id, department_id=department_id, category="sample",
+            rule="sampling", tier=0, message_ids=ids, window_start=since, window_end=aware(last), sampled=True,
+        )
+        session.add(alert)
+        session.flush()
+        session.add(AlertEvent(alert_id=alert.id, actor="system", from_status=None, to_status="open", note="random sample"))
+        created.append(alert)
+    return created
