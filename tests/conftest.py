@@ -174,3 +174,16 @@ def production_runtime(tmp_path: Path, request: pytest.FixtureRequest) -> Iterat
     rt = make_runtime("production", tmp_path, request)
     yield rt
     dispose_runtime(rt)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A migrated, empty database (SQLite file, or a real PostgreSQL database of its own): a sessionmaker."""
+    from archive.migrate import upgrade
+    from archive.store.db import make_engine, make_sessionmaker
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("fresh_pg_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()

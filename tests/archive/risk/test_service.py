@@ -1,0 +1,169 @@
+"""Alerts: dedupe per room/rule/window, tier actions (a tier-3 finding really blocks login), workflow
+transitions, queue order, precision report, sampling — on SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.kit.errors import Conflict, Forbidden, Unauthorized
+from archive.kit.settings import Settings
+from archive.kit.timeutil import utcnow
+from archive.risk import service
+from archive.risk.models import Alert
+from archive.store.models import Employee, Message, OutboxEvent, Room
+from audit.accounts import create_account, login
+from audit.principal import Principal, Role
+
+T0 = utcnow().replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class F:
+    category: str
+    tier: int
+    rule: str
+
+
+def reviewer(name: str = "officer") -> Principal:
+    return Principal(username=name, roles=frozenset({Role.COMPLIANCE}))
+
+
+def _setup(session: Session) -> tuple[Room, Employee, Employee]:
+    boss = Employee(userid="boss", name="Boss")
+    session.add(boss)
+    session.flush()
+    emp = Employee(userid="seller", name="Seller", supervisor_id=boss.id)
+    room = Room(source="wecom", source_room_id="single:a|b", kind="single")
+    session.add_all([emp, room])
+    session.flush()
+    return room, emp, boss
+
+
+def _origin(room: Room, emp: Employee, mid: str, at: timedelta = timedelta()) -> service.Origin:
+    return service.Origin(room.id, emp.id, None, (mid,), T0 + at)
+
+
+def test_dedupe_within_window(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        a = service.record_findings(s, _origin(room, emp, "m1"), [F("abuse", 1, "abuse.insult")])
+        b = service.record_findings(s, _origin(room, emp, "m2", timedelta(hours=2)), [F("abuse", 1, "abuse.insult")])
+        c = service.record_findings(s, _origin(room, emp, "m3", timedelta(days=3)), [F("abuse", 1, "abuse.insult")])
+        s.commit()
+        assert a[0].id == b[0].id != c[0].id
+        assert a[0].message_ids == ["m1", "m2"] and a[0].hits == 2
+
+
+def test_tier0_findings_make_no_alert(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        assert service.record_findings(s, _origin(room, emp, "m1"), [F("pii_leak", 0, "x")]) == []
+
+
+def test_tier2_notifies_supervisor(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        service.record_findings(s, _origin(room, emp, "m1"), [F("guaranteed_return", 2, "gr.sure_profit")])
+        s.commit()
+        events = s.execute(select(OutboxEvent).where(OutboxEvent.topic == "notify")).scalars().all()
+        assert [(e.payload["audience"], e.payload["recipient"]) for e in events] == [("supervisor", "boss")]
+        assert s.get(Employee, emp.id).status == "active"  # type: ignore[union-attr]
+
+
+def test_tier3_freezes_employee_and_blocks_login(db: sessionmaker[Session]) -> None:
+    settings = Settings(jwt_secret="x" * 40)
+    with db() as s:
+        room, emp, _ = _setup(s)
+        create_account(s, "seller", "seller-password-1", ["employee"], employee_id=emp.id)
+        s.commit()
+        token, _ = login(s, settings, "seller", "seller-password-1")
+        from audit.accounts import authenticate
+
+        assert authenticate(s, settings, token).username == "seller"
+        service.record_findings(s, _origin(room, emp, "m1"), [F("side_dealing", 3, "sd.private_transfer")])
+        s.commit()
+        assert s.get(Employee, emp.id).status == "frozen"  # type: ignore[union-attr]
+        with pytest.raises(Unauthorized):
+            authenticate(s, settings, token)  # the live session ends
+        with pytest.raises(Unauthorized):
+            login(s, settings, "seller", "seller-password-1")  # and no new one starts
+        audiences = [e.payload["audience"] for e in s.execute(select(OutboxEvent)).scalars()]
+        assert audiences == ["compliance"]
+
+
+def test_workflow_transitions(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        (alert,) = service.record_findings(s, _origin(room, emp, "m1"), [F("abuse", 1, "abuse.insult")])
+        s.commit()
+        with pytest.raises(Conflict):
+            service.transition(s, reviewer(), alert.id, "resolved")
+        service.transition(s, reviewer(), alert.id, "claimed", "looking")
+        with pytest.raises(Conflict):
+            service.transition(s, reviewer("other"), alert.id, "resolved")  # claimed by someone else
+        service.transition(s, reviewer(), alert.id, "escalated", "needs legal")
+        service.transition(s, reviewer("legal"), alert.id, "resolved", "warned employee")
+        with pytest.raises(Conflict):
+            service.transition(s, reviewer(), alert.id, "open")
+        s.commit()
+        hist = service.history(s, reviewer(), alert.id)
+        assert [(h.from_status, h.to_status) for h in hist] == [
+            (None, "open"), ("open", "claimed"), ("claimed", "escalated"), ("escalated", "resolved")
+        ]
+        assert hist[1].actor == "officer" and hist[3].note == "warned employee"
+
+
+def test_queue_order_and_permissions(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        service.record_findings(s, _origin(room, emp, "m1"), [F("abuse", 1, "r1")])
+        service.record_findings(s, _origin(room, emp, "m2"), [F("guaranteed_return", 2, "r2")])
+        service.record_findings(s, _origin(room, emp, "m3"), [F("complaint", 1, "r3")])
+        s.commit()
+        q = service.queue(s, reviewer())
+        assert [a.rule for a in q] == ["r2", "r1", "r3"]
+        assert [a.rule for a in service.queue(s, reviewer(), complaint_only=True)] == ["r3"]
+        with pytest.raises(Forbidden):
+            service.queue(s, Principal(username="aud", roles=frozenset({Role.AUDITOR})))
+
+
+def test_precision_report(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        ids = []
+        for i in range(4):
+            r = Room(source="wecom", source_room_id=f"g{i}", kind="group")
+            s.add(r)
+            s.flush()
+            ids.append(service.record_findings(s, _origin(r, emp, f"m{i}"), [F("abuse", 1, "abuse.x")])[0].id)
+        s.commit()
+        for i, aid in enumerate(ids):
+            service.transition(s, reviewer(), aid, "claimed")
+            service.transition(s, reviewer(), aid, "false_positive" if i == 0 else "resolved")
+        s.commit()
+        (row,) = service.precision_report(s, reviewer())
+        assert (row.rule, row.confirmed, row.false_positive, row.precision) == ("abuse.x", 3, 1, 0.75)
+
+
+def test_sampling_only_takes_unflagged_rooms(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        quiet = Room(source="wecom", source_room_id="quiet", kind="single")
+        s.add(quiet)
+        s.flush()
+        for r, mid in ((room, "a"), (quiet, "b")):
+            s.add(Message(source="wecom", source_msgid=mid, room_id=r.id, sender="seller", msgtime=T0,
+                          msgtype="text", blob_key="k", blob_offset=0, blob_length=1, key_id="k1", content_sha256="0"))
+        service.record_findings(s, _origin(room, emp, "a"), [F("abuse", 1, "abuse.x")])
+        s.flush()
+        sampled = service.sample_unflagged(s, rate=1.0, since=T0 - timedelta(days=1), rng=random.Random(1))
+        assert [a.room_id for a in sampled] == [quiet.id] and sampled[0].tier == 0 and sampled[0].sampled
+        assert service.sample_unflagged(s, rate=0.0, since=T0 - timedelta(days=1)) == []
+        s.commit()
+        assert s.execute(select(Alert).where(Alert.sampled.is_(True))).scalars().all()
