@@ -22,6 +22,10 @@ from audit.principal import operator
 app = typer.Typer(help="ChatVault: compliance archive for WeCom conversations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+directory_app = typer.Typer(help="Employees, departments and customers.", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+media_app = typer.Typer(help="Media files referenced by messages.", no_args_is_help=True)
+app.add_typer(media_app, name="media")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "wecom" / "archive_sample.jsonl"
@@ -207,6 +211,39 @@ def verify(
             typer.secho("  " + ", ".join(f"{k}={v}" for k, v in p.items()), fg=typer.colors.RED)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@directory_app.command("import")
+def directory_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Import a directory JSON file: {"departments": [...], "employees": [...], "customers": [...]}."""
+    from archive.customers.service import import_directory, parse_directory
+
+    try:
+        data = orjson.loads(file.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        typer.secho(f"error: {file} is not valid JSON ({exc})", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    try:
+        rt = _runtime()
+        with transaction(rt.sessions) as session:
+            result = import_directory(session, operator(), parse_directory(data))
+    except ChatVaultError as exc:
+        _fail(exc)
+    typer.echo(f"departments={result.departments} employees={result.employees} customers={result.customers} "
+               f"messages re-scoped={result.messages_rescoped}")
+    for err in result.errors:
+        typer.secho(f"  warning: {err}", fg=typer.colors.YELLOW)
+
+
+@media_app.command("retry")
+def media_retry(media_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
+    """Look again for every missing media file in MEDIA_DIR (files named by sdkfileid or its SHA-256)."""
+    from archive.ingest.media import MediaStore, retry_missing
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        counts = retry_missing(session, MediaStore(rt.blobs, rt.envelope), media_dir)
+    typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 @keys_app.command("rotate")
