@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,14 @@ from archive.store.blobs import SegmentWriter
 from archive.store.models import Customer, IngestCheckpoint, Message, OutboxEvent, Segment
 
 FORMATS = ("wecom", "generic")
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    line_no: int
+    status: str  # accepted | duplicate | rejected
+    msgid: str | None
+    reason: str | None
 
 
 @dataclass
@@ -145,39 +154,67 @@ class Importer:
         with self.rt.sessions.begin() as session:
             session.execute(update(IngestCheckpoint).where(IngestCheckpoint.source_key == key).values(complete=True))
 
+    def import_records(
+        self, objs: list[Any], *, fmt: str = "generic", label: str = "push", quarantine: bool = True
+    ) -> list[RecordOutcome]:
+        """Import a pushed batch (HTTP): one outcome per record, in order. quarantine=False (retries of
+        quarantined entries) reports rejects without quarantining them again."""
+        parse = _parser(fmt)
+        cache = DirectoryCache(source=fmt if fmt == "wecom" else "generic")
+        summary = ImportSummary(file=label, format=fmt)
+        batch = []
+        for i, obj in enumerate(objs):
+            raw = orjson.dumps(obj) if obj is not None else b"null"
+            if isinstance(obj, dict):
+                batch.append(RawLine(line_no=i + 1, offset_end=0, raw=raw, obj=obj, error=None))
+            else:
+                batch.append(RawLine(line_no=i + 1, offset_end=0, raw=raw, obj=None, error="not_object"))
+        return self._process(batch, parse, None, label, cache, summary, quarantine=quarantine)
+
     def _process(
         self,
         batch: list[RawLine],
         parse: Callable[[dict[str, Any]], ParsedRecord],
-        key: str,
+        key: str | None,
         file_label: str,
         cache: DirectoryCache,
         summary: ImportSummary,
-    ) -> None:
+        *,
+        quarantine: bool = True,
+    ) -> list[RecordOutcome]:
         summary.lines += len(batch)
         good: list[ParsedRecord] = []
+        good_lines: list[int] = []
         rejects: list[tuple[RawLine, str, str | None]] = []
+        outcomes: dict[int, RecordOutcome] = {}
         for raw in batch:
             if raw.error is not None or raw.obj is None:
                 rejects.append((raw, raw.error or "invalid_json", None))
                 continue
             try:
                 good.append(parse(raw.obj))
+                good_lines.append(raw.line_no)
             except InvalidRecord as exc:
                 msgid = raw.obj.get("msgid")
                 rejects.append((raw, exc.reason, msgid if isinstance(msgid, str) else None))
+        for raw, reason, msgid in rejects:
+            outcomes[raw.line_no] = RecordOutcome(raw.line_no, "rejected", msgid, reason)
         source = cache.source
         session = self.rt.sessions()
         try:
             new, dup = self._dedupe(session, source, good)
-            summary.duplicates += dup
+            summary.duplicates += len(dup)
+            new_ids = {id(r) for r in new}
+            for line_no, rec in zip(good_lines, good, strict=True):
+                status = "accepted" if id(rec) in new_ids else "duplicate"
+                outcomes[line_no] = RecordOutcome(line_no, status, rec.msgid, None)
             segment = SegmentWriter(self.rt.blobs)
             rows: list[Message] = []
             texts: dict[str, str] = {}
             for rec in new:
                 rows.append(self._message(session, rec, cache, segment, summary))
                 texts[rows[-1].id] = rec.text
-            for raw, reason, msgid in rejects:
+            for raw, reason, msgid in rejects if quarantine else ():
                 self._quarantine(session, raw, reason, msgid, source, file_label, segment, summary)
             segment.flush()
             if segment.count:
@@ -189,11 +226,12 @@ class Importer:
                 session.add(event)
                 session.flush()
                 outbox_id = event.id
-            cp = session.get(IngestCheckpoint, key)
-            if cp is None:
-                cp = IngestCheckpoint(source_key=key)
-                session.add(cp)
-            cp.position, cp.line_no, cp.complete = batch[-1].offset_end, batch[-1].line_no, False
+            if key is not None:
+                cp = session.get(IngestCheckpoint, key)
+                if cp is None:
+                    cp = IngestCheckpoint(source_key=key)
+                    session.add(cp)
+                cp.position, cp.line_no, cp.complete = batch[-1].offset_end, batch[-1].line_no, False
             session.commit()
         except BaseException:
             session.rollback()
@@ -204,8 +242,11 @@ class Importer:
             from archive.search.indexer import push_committed
 
             summary.indexed += push_committed(self.rt, outbox_id, rows, texts)
+        return [outcomes[raw.line_no] for raw in batch]
 
-    def _dedupe(self, session: Session, source: str, recs: list[ParsedRecord]) -> tuple[list[ParsedRecord], int]:
+    def _dedupe(
+        self, session: Session, source: str, recs: list[ParsedRecord]
+    ) -> tuple[list[ParsedRecord], list[ParsedRecord]]:
         ids = list({r.msgid for r in recs})
         existing: set[str] = set()
         for i in range(0, len(ids), 500):
@@ -216,10 +257,10 @@ class Importer:
                 ).scalars()
             )
         new: list[ParsedRecord] = []
-        dup = 0
+        dup: list[ParsedRecord] = []
         for rec in recs:
             if rec.msgid in existing:
-                dup += 1
+                dup.append(rec)
             else:
                 existing.add(rec.msgid)
                 new.append(rec)
