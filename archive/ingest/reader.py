@@ -1,0 +1,160 @@
+"""Streaming JSON-lines reader in constant memory: one `RawLine` per non-blank line, with the byte
+offset just after it (the resume checkpoint) and, for a line that cannot be a record, a reason.
+
+Memory is bounded by `max_line_bytes` plus one read chunk whatever the file holds: the rest of an
+oversized line is read and dropped, never kept. Nesting depth is checked by an iterative byte scan
+before the line is parsed, so hostile input can neither recurse nor build a deep object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import orjson
+
+# Reasons a line is not a record. Blank lines (ASCII whitespace only) are skipped, not reported.
+TOO_LARGE = "too_large"
+INVALID_UTF8 = "invalid_utf8"
+INVALID_JSON = "invalid_json"
+TOO_DEEP = "too_deep"
+NOT_OBJECT = "not_object"
+EMPTY = "empty"  # nothing but filler: NUL bytes, a stray BOM, Unicode spaces (e.g. a crashed writer's tail)
+
+TRUNCATION_MARKER = b"...[truncated; line was %d bytes]"
+DEFAULT_CHUNK = 64 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+_ASCII_BLANK = b" \t\r\n\f\v"
+_FILLER = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\x00\ufeff"
+_STRUCTURAL = re.compile(rb'["\[\]{}]')
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    line_no: int  # 1-based physical line number in the file
+    offset_end: int  # byte offset just after this line's terminator (or EOF): where to resume
+    raw: bytes  # the line without its terminator; oversized lines are cut and end in the marker
+    obj: dict[str, Any] | None
+    error: str | None
+
+
+def depth_exceeds(data: bytes, max_depth: int) -> bool:
+    """True when arrays/objects in `data` nest deeper than `max_depth`. Iterative and linear: strings are
+    skipped with `find`, so brackets inside them do not count. Malformed input may give any answer; the
+    parser rejects it afterwards either way."""
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return False
+    depth = 0
+    pos = 0
+    search = _STRUCTURAL.search
+    while (m := search(data, pos)) is not None:
+        c = data[m.start()]
+        pos = m.end()
+        if c == 0x22:  # '"': skip to the closing quote, i.e. one preceded by an even run of backslashes
+            while True:
+                q = data.find(b'"', pos)
+                if q < 0:
+                    return False
+                k = q - 1
+                while k >= pos and data[k] == 0x5C:
+                    k -= 1
+                pos = q + 1
+                if (q - 1 - k) % 2 == 0:
+                    break
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > max_depth:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _classify(content: bytes, max_depth: int) -> tuple[dict[str, Any] | None, str | None] | None:
+    """(obj, None) for a record, (None, reason) for a bad line, None for a blank line."""
+    if not content.strip(_ASCII_BLANK):
+        return None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, INVALID_UTF8
+    if not text.strip(_FILLER):
+        return None, EMPTY
+    if depth_exceeds(content, max_depth):
+        return None, TOO_DEEP
+    try:
+        obj = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None, INVALID_JSON
+    if not isinstance(obj, dict):
+        return None, NOT_OBJECT
+    return obj, None
+
+
+def iter_lines(
+    fp: BinaryIO,
+    *,
+    start_offset: int = 0,
+    start_line: int = 0,
+    max_line_bytes: int,
+    max_depth: int,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Iterator[RawLine]:
+    """Read `fp` from `start_offset` (a previous `offset_end`), numbering lines after `start_line`.
+    Lines end at LF; a CR before it is dropped, as is a UTF-8 BOM at the start of the file. The line
+    length cap applies to the line without its terminator."""
+    if max_line_bytes < 1 or max_depth < 1 or chunk_size < 1:
+        raise ValueError("max_line_bytes, max_depth and chunk_size must be positive")
+    fp.seek(start_offset)
+    keep = max_line_bytes + 1  # one more for a CR that turns out to precede the LF
+    line_no = start_line
+    line_start = start_offset
+    buf = bytearray()
+    line_len = 0  # bytes of the current line seen so far, kept or not
+    base = start_offset  # file offset of chunk[0]
+
+    def finish(offset_end: int) -> RawLine | None:
+        nonlocal line_no
+        line_no += 1
+        content_len = line_len
+        if line_len <= keep and buf.endswith(b"\r"):
+            content_len -= 1
+        if content_len > max_line_bytes:
+            raw = bytes(buf[:max_line_bytes]) + TRUNCATION_MARKER % line_len
+            return RawLine(line_no=line_no, offset_end=offset_end, raw=raw, obj=None, error=TOO_LARGE)
+        content = bytes(buf[:content_len])
+        if line_start == 0 and content.startswith(_BOM):
+            content = content[len(_BOM) :]
+        result = _classify(content, max_depth)
+        if result is None:
+            return None
+        obj, error = result
+        return RawLine(line_no=line_no, offset_end=offset_end, raw=content, obj=obj, error=error)
+
+    while chunk := fp.read(chunk_size):
+        pos = 0
+        size = len(chunk)
+        while pos < size:
+            nl = chunk.find(b"\n", pos)
+            end = size if nl < 0 else nl
+            room = keep - len(buf)
+            if room > 0:
+                buf += chunk[pos : min(end, pos + room)]
+            line_len += end - pos
+            if nl < 0:
+                break
+            offset_end = base + nl + 1
+            line = finish(offset_end)
+            if line is not None:
+                yield line
+            buf.clear()
+            line_len = 0
+            line_start = offset_end
+            pos = nl + 1
+        base += size
+    if line_len:
+        line = finish(base)
+        if line is not None:
+            yield line
