@@ -1,0 +1,206 @@
+"""Ingest throughput and memory, each as a ratio to a baseline measured in the same run.
+
+  embedded:    end-to-end import (parse, scan, encrypt, blind-index, commit) on SQLite + local blobs +
+               sql search  vs  plain jieba.lcut over the same texts alone          (target >= 1.0x)
+  production:  end-to-end import on PostgreSQL + MinIO + OpenSearch  vs  a raw _bulk of the same
+               documents into the same OpenSearch                                  (target >= 0.7x)
+  rss:         peak RSS of `chatvault import` on a file of --bytes (default 1G)    (target <= 300 MB)
+
+usage: python benchmarks/ingest_bench.py [--n 20000] [--mode embedded,production,rss] [--bytes 1G]
+production and rss modes read the CHATVAULT_TEST_* settings written by scripts/services.sh."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.gen_wecom import _size, generate  # noqa: E402
+
+
+def _env_file() -> None:
+    env = ROOT / ".services" / "env"
+    if env.exists():
+        for line in env.read_text().splitlines():
+            k, _, v = line.removeprefix("export ").partition("=")
+            os.environ.setdefault(k, v)
+
+
+def _texts(path: Path) -> list[str]:
+    import orjson
+
+    from archive.ingest.wecom import parse_wecom
+
+    out = []
+    with path.open("rb") as fh:
+        for line in fh:
+            out.append(parse_wecom(orjson.loads(line)).text)
+    return out
+
+
+def jieba_baseline(texts: list[str]) -> float:
+    import jieba
+
+    jieba.setLogLevel(60)
+    jieba.lcut("预热")
+    t = time.perf_counter()
+    for s in texts:
+        jieba.lcut(s)
+    return time.perf_counter() - t
+
+
+def embedded(path: Path, n: int) -> float:
+    from archive.ingest.pipeline import Importer
+    from archive.kit.settings import Settings
+    from archive.migrate import upgrade
+    from archive.runtime import Runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rt = Runtime.from_settings(Settings(profile="embedded", data_dir=Path(tmp)))
+        upgrade(rt.engine)
+        rt.search.ensure_ready()
+        rt.analyzer  # noqa: B018 - load the lexicon outside the timed part, like a running server
+        t = time.perf_counter()
+        s = Importer(rt).import_file(path)
+        dt = time.perf_counter() - t
+        assert s.imported == n, s.as_dict()
+        rt.close()
+    return dt
+
+
+def production(path: Path, n: int) -> tuple[float, float]:
+    from archive.ingest.pipeline import Importer
+    from archive.kit.settings import Settings
+    from archive.migrate import upgrade
+    from archive.runtime import Runtime
+    from archive.search.indexer import to_doc
+    from archive.store.keyring import Keyring
+    from sqlalchemy import create_engine, select, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(os.environ["CHATVAULT_TEST_DATABASE_URL"])
+    dbname = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{dbname}"'))
+    tmp = Path(tempfile.mkdtemp())
+    ring = tmp / "keyring.json"
+    Keyring.generate(ring).save()
+    rt = Runtime.from_settings(Settings(
+        profile="production", data_dir=tmp, database_url=base.set(database=dbname).render_as_string(False),
+        blob_backend="minio", minio_endpoint=os.environ["CHATVAULT_TEST_MINIO_ENDPOINT"],
+        minio_access_key=os.environ["CHATVAULT_TEST_MINIO_ACCESS_KEY"],
+        minio_secret_key=os.environ["CHATVAULT_TEST_MINIO_SECRET_KEY"], minio_bucket=f"bench-{dbname[6:]}",
+        search_backend="opensearch", opensearch_url=os.environ["CHATVAULT_TEST_OPENSEARCH_URL"],
+        opensearch_index=f"bench-{dbname[6:]}", jwt_secret=secrets.token_urlsafe(40), keyring_path=ring,
+    ))
+    upgrade(rt.engine)
+    rt.search.ensure_ready()
+    rt.analyzer  # noqa: B018
+    t = time.perf_counter()
+    s = Importer(rt).import_file(path)
+    dt = time.perf_counter() - t
+    assert s.imported == n and s.indexed == n, s.as_dict()
+    # Baseline: the same documents (same blind tokens and metadata) as one raw _bulk stream into a
+    # fresh index with the same mapping on the same OpenSearch.
+    import orjson
+    from opensearchpy import OpenSearch
+
+    from archive.store.models import Message
+
+    by_msgid = {}
+    with path.open("rb") as fh:
+        from archive.ingest.wecom import parse_wecom
+
+        for line in fh:
+            rec = parse_wecom(orjson.loads(line))
+            by_msgid[rec.msgid] = rec.text
+    with rt.sessions() as session:
+        msgs = session.execute(select(Message)).scalars().all()
+        docs = [to_doc(rt, m, by_msgid.get(m.source_msgid, "")) for m in msgs]
+    client = OpenSearch(os.environ["CHATVAULT_TEST_OPENSEARCH_URL"], timeout=120)
+    src_index = rt.settings.opensearch_index
+    raw_index = src_index + "-raw"
+    mapping = client.indices.get_mapping(index=src_index)[src_index]["mappings"]
+    settings = {"number_of_shards": 1, "number_of_replicas": 0}
+    client.indices.create(index=raw_index, body={"settings": settings, "mappings": mapping})
+    backend = rt.search
+    body_of = getattr(backend, "_body", None)
+    lines = []
+    for d in docs:
+        lines.append(orjson.dumps({"index": {"_index": raw_index, "_id": d.id}}))
+        lines.append(orjson.dumps(body_of(d) if body_of else d.__dict__))
+    payload = b"\n".join(lines) + b"\n"
+    t = time.perf_counter()
+    chunk = 1000 * 2
+    for i in range(0, len(lines), chunk):
+        part = b"\n".join(lines[i : i + chunk]) + b"\n"
+        resp = client.bulk(body=part)
+        assert not resp["errors"]
+    bulk_dt = time.perf_counter() - t
+    del payload
+    client.indices.delete(index=raw_index)
+    from tests.helpers import dispose_runtime
+
+    dispose_runtime(rt)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+    return dt, bulk_dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--mode", default="embedded,production")
+    ap.add_argument("--bytes", default="1G")
+    a = ap.parse_args()
+    _env_file()
+    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.processor() or platform.machine()} "
+          f"cpus={os.cpu_count()} python={platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "traffic.jsonl"
+        with path.open("wb") as fh:
+            n = generate(fh, a.n, seed=7)
+        texts = _texts(path)
+        modes = a.mode.split(",")
+        if "embedded" in modes or "production" in modes:
+            base = jieba_baseline(texts)
+            print(f"jieba.lcut baseline: {n / base:,.0f} msg/s ({n} messages)")
+        if "embedded" in modes:
+            e = embedded(path, n)
+            print(f"embedded end-to-end: {n / e:,.0f} msg/s  ratio to jieba.lcut = {base / e:.2f}x (target >= 1.0)")
+        if "production" in modes:
+            p, bulk = production(path, n)
+            print(f"production end-to-end: {n / p:,.0f} msg/s; raw _bulk: {n / bulk:,.0f} docs/s; "
+                  f"ratio = {bulk / p:.2f}x (target >= 0.7)")
+        if "rss" in modes:
+            rss(Path(tmp), _size(a.bytes))
+
+
+def rss(tmp: Path, size: int) -> None:
+    big = tmp / "big.jsonl"
+    with big.open("wb") as fh:
+        n = generate(fh, None, seed=3, max_bytes=size)
+    env = {**os.environ, "CHATVAULT_DATA_DIR": str(tmp / "rssdata")}
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "api.cli", "import", str(big), "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"rss: imported {big.stat().st_size / 2**30:.2f} GiB ({n} records) in {dt:.0f}s, "
+          f"exit={proc.returncode}, peak RSS = {peak_mb:.0f} MB (target <= 300)")
+
+
+if __name__ == "__main__":
+    main()
