@@ -53,12 +53,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(getattr(pytest.mark, service))
 
 
+_usage: dict[str, set[str]] = {}
+_result: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _record_service_usage(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, note which real services it really used (fixtures requested directly, through
+    other fixtures, or dynamically with getfixturevalue)."""
+    yield
+    names = set(request.fixturenames)
+    _usage[request.node.nodeid] = {svc for fx, svc in SERVICE_FIXTURES.items() if fx in names}
+    if "fresh_pg_url" in names or "pg_url" in names:
+        _usage[request.node.nodeid].add("postgres")
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
-        return
-    for service in ("postgres", "minio", "opensearch"):
-        if service in report.keywords:
-            _outcomes.setdefault(service, Counter())[report.outcome] += 1
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _result[report.nodeid] = report.outcome
+    if report.when == "teardown":
+        outcome = _result.get(report.nodeid, "passed" if report.outcome == "passed" else "failed")
+        for service in _usage.get(report.nodeid, ()):
+            _outcomes.setdefault(service, Counter())[outcome] += 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
