@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from archive.ingest.models import MediaObject
 from archive.ingest.records import MediaRef
 from archive.kit.errors import InvalidInput, NotFound
+from archive.kit.ids import new_id
 from archive.store.blobs import BlobStore, check_key
 from archive.store.crypto import Envelope
 from archive.store.models import Message
@@ -47,8 +48,9 @@ class MediaStore:
     blobs: BlobStore
     envelope: Envelope
 
-    def attach(self, session: Session, msg: Message, refs: Sequence[MediaRef], media_dir: Path | None) -> str:
-        """Create media rows for a new message and store what is available. Returns the message's status."""
+    def attach(self, msg: Message, refs: Sequence[MediaRef], media_dir: Path | None) -> tuple[str, list[MediaObject]]:
+        """Media rows for a new message, storing what is available. Returns the message's status and the
+        rows, which the caller adds to the session once the message row is flushed (foreign key)."""
         rows = []
         for ref in refs:
             row = MediaObject(
@@ -62,13 +64,14 @@ class MediaStore:
                 expected_size=ref.size,
                 status="missing",
             )
-            session.add(row)
+            row.id = new_id()
+            row.attempts = 0
             rows.append(row)
             if media_dir is not None:
                 path = media_file(media_dir, ref.sdkfileid)
                 if path is not None:
                     self._store_file(row, path)
-        return aggregate(r.status for r in rows)
+        return aggregate(r.status for r in rows), rows
 
     def _store_file(self, row: MediaObject, path: Path) -> None:
         size = path.stat().st_size

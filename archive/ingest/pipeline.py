@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from archive.ingest.directory import DirectoryCache
 from archive.ingest.media import MediaStore
-from archive.ingest.models import QuarantineEntry
+from archive.ingest.models import MediaObject, QuarantineEntry
 from archive.ingest.reader import RawLine, iter_lines
 from archive.ingest.records import InvalidRecord, ParsedRecord
 from archive.kit.errors import InvalidInput
@@ -110,6 +110,7 @@ class Importer:
         self.settings = runtime.settings
         self.media_dir: Path | None = None
         self.media = MediaStore(runtime.blobs, runtime.envelope)
+        self._pending_media: list[MediaObject] = []
 
     def import_file(
         self,
@@ -209,6 +210,7 @@ class Importer:
                 status = "accepted" if id(rec) in new_ids else "duplicate"
                 outcomes[line_no] = RecordOutcome(line_no, status, rec.msgid, None)
             segment = SegmentWriter(self.rt.blobs)
+            self._pending_media = []
             rows: list[Message] = []
             texts: dict[str, str] = {}
             for rec in new:
@@ -219,7 +221,8 @@ class Importer:
             segment.flush()
             if segment.count:
                 session.add(Segment(key=segment.key, size=segment.size, sha256=segment.sha256(), record_count=segment.count))
-            self._link_recalls(session, source, new, rows, summary)
+            self._link_recalls(session, source, new, rows, summary)  # flushes the message rows
+            session.add_all(self._pending_media)
             outbox_id = None
             if rows:
                 event = OutboxEvent(topic="index", payload={"ids": [r.id for r in rows]})
@@ -311,7 +314,8 @@ class Importer:
         )
         session.add(msg)
         if rec.media:
-            msg.media_status = self.media.attach(session, msg, rec.media, self.media_dir)
+            msg.media_status, media_rows = self.media.attach(msg, rec.media, self.media_dir)
+            self._pending_media.extend(media_rows)
             summary.media[msg.media_status] += 1
         return msg
 

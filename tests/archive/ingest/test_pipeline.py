@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from archive.ingest.models import QuarantineEntry
 from archive.ingest.pipeline import Importer
 from archive.kit.errors import IntegrityViolation
+from archive.kit.timeutil import aware
 from archive.runtime import Runtime
 from archive.search.indexer import drain, lag
 from archive.search.service import search
@@ -149,11 +150,26 @@ def test_recall_before_original_is_reconciled(embedded_runtime: Runtime, tmp_pat
         assert msg.recalled and msg.recalled_by_msgid == "m-recall"
 
 
-def test_consent_state_recorded(embedded_runtime: Runtime) -> None:
-    _import(embedded_runtime)
+def test_consent_state_follows_the_latest_decision(embedded_runtime: Runtime, tmp_path: Path) -> None:
+    """The sample's customer first disagrees, later agrees: the latest decision and its time win, also when
+    the records arrive out of order."""
+    lines = [ln for ln in SAMPLE.read_bytes().splitlines() if b'"msgtype":"agree"' in ln or b'"msgtype":"disagree"' in ln]
+    disagree = next(ln for ln in lines if b"disagree" in ln)
+    cust = json.loads(disagree)["from"]
+    later_agree = next(ln for ln in lines if b'"agree"' in ln and cust.encode() in ln)
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(disagree + b"\n")
+    _import(embedded_runtime, first)
     with embedded_runtime.sessions() as session:
-        states = dict(session.execute(select(Customer.external_id, Customer.consent_state)).all())
-    assert "agree" in states.values() and "disagree" in states.values()
+        row = session.execute(select(Customer).where(Customer.external_id == cust)).scalar_one()
+        assert row.consent_state == "disagree"
+    both = tmp_path / "both.jsonl"
+    both.write_bytes(later_agree + b"\n" + disagree + b"\n")
+    _import(embedded_runtime, both)
+    with embedded_runtime.sessions() as session:
+        row = session.execute(select(Customer).where(Customer.external_id == cust)).scalar_one()
+        assert row.consent_state == "agree"
+        assert row.consent_at is not None and int(aware(row.consent_at).timestamp() * 1000) == json.loads(later_agree)["msgtime"]
 
 
 def test_tampered_ciphertext_is_rejected(runtime: Runtime) -> None:
