@@ -122,9 +122,11 @@ def iter_lines(
         if line_len <= keep and buf.endswith(b"\r"):
             content_len -= 1
         if content_len > max_line_bytes:
-            raw = bytes(buf[:max_line_bytes]) + TRUNCATION_MARKER % line_len
-            return RawLine(line_no=line_no, offset_end=offset_end, raw=raw, obj=None, error=TOO_LARGE)
-        content = bytes(buf[:content_len])
+            del buf[max_line_bytes:]  # in place: one copy of the kept prefix, not three
+            buf.extend(TRUNCATION_MARKER % line_len)
+            return RawLine(line_no=line_no, offset_end=offset_end, raw=bytes(buf), obj=None, error=TOO_LARGE)
+        del buf[content_len:]
+        content = bytes(buf)
         if line_start == 0 and content.startswith(_BOM):
             content = content[len(_BOM) :]
         result = _classify(content, max_depth)
