@@ -59,9 +59,14 @@ def _print_login(creds: tuple[str, str] | None, rt: Runtime) -> None:
     url = f"http://{rt.settings.bind_host}:{rt.settings.bind_port}/"
     if creds:
         typer.secho("\n  ChatVault admin login (shown once, store it safely):", bold=True)
-        typer.secho(f"    console:  {url}\n    username: {creds[0]}\n    password: {creds[1]}\n", fg=typer.colors.GREEN)
+        typer.secho(
+            f"    console:  {url}\n    username: {creds[0]}\n    password: {creds[1]}\n",
+            fg=typer.colors.GREEN,
+        )
     else:
-        typer.echo(f"console: {url} (admin exists; `chatvault users reset-password admin` prints a new password)")
+        typer.echo(
+            f"console: {url} (admin exists; `chatvault users reset-password admin` prints a new password)"
+        )
 
 
 def _index_worker(rt: Runtime, stop: threading.Event) -> None:
@@ -83,7 +88,9 @@ def _serve(rt: Runtime) -> None:
     worker = threading.Thread(target=_index_worker, args=(rt, stop), daemon=True)
     worker.start()
     try:
-        uvicorn.run(create_app(rt), host=rt.settings.bind_host, port=rt.settings.bind_port, log_level="warning")
+        uvicorn.run(
+            create_app(rt), host=rt.settings.bind_host, port=rt.settings.bind_port, log_level="warning"
+        )
     finally:
         stop.set()
 
@@ -123,11 +130,21 @@ def import_cmd(
         rt = _runtime()
         size = file.stat().st_size
         with Progress(
-            "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-            disable=as_json or not sys.stderr.isatty(), console=None,
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            disable=as_json or not sys.stderr.isatty(),
+            console=None,
         ) as bar:
             task = bar.add_task(f"importing {file.name}", total=size)
-            summary = Importer(rt).import_file(file, fmt=fmt, restart=restart, media_dir=media, progress=lambda pos: bar.update(task, completed=pos))
+            summary = Importer(rt).import_file(
+                file,
+                fmt=fmt,
+                restart=restart,
+                media_dir=media,
+                progress=lambda pos: bar.update(task, completed=pos),
+            )
     except ChatVaultError as exc:
         _fail(exc)
     data = summary.as_dict()
@@ -137,10 +154,15 @@ def import_cmd(
     for key in ("lines", "imported", "duplicates", "recalled", "quarantined", "risk_flagged", "indexed"):
         typer.echo(f"{key:>14}: {data[key]}")
     if data["quarantined_by_reason"]:
-        typer.echo("   quarantined by reason: " + ", ".join(f"{k}={v}" for k, v in sorted(data["quarantined_by_reason"].items())))
+        typer.echo(
+            "   quarantined by reason: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(data["quarantined_by_reason"].items()))
+        )
     typer.echo("   by msgtype: " + ", ".join(f"{k}={v}" for k, v in sorted(data["by_msgtype"].items())))
     if data["unknown_msgtypes"]:
-        typer.secho("   unknown msgtypes kept raw: " + ", ".join(data["unknown_msgtypes"]), fg=typer.colors.YELLOW)
+        typer.secho(
+            "   unknown msgtypes kept raw: " + ", ".join(data["unknown_msgtypes"]), fg=typer.colors.YELLOW
+        )
 
 
 @app.command("search")
@@ -160,9 +182,17 @@ def search_cmd(
         _fail(exc)
     for hit in page.hits:
         if as_json:
-            row = {"id": hit.id, "msgid": hit.msgid, "msgtime": hit.msgtime_ms, "sender": hit.sender,
-                   "room_id": hit.room_id, "msgtype": hit.msgtype, "recalled": hit.recalled,
-                   "risk_labels": hit.risk_labels, "text": hit.text}
+            row = {
+                "id": hit.id,
+                "msgid": hit.msgid,
+                "msgtime": hit.msgtime_ms,
+                "sender": hit.sender,
+                "room_id": hit.room_id,
+                "msgtype": hit.msgtype,
+                "recalled": hit.recalled,
+                "risk_labels": hit.risk_labels,
+                "text": hit.text,
+            }
             sys.stdout.write(orjson.dumps(row).decode() + "\n")
         else:
             ts = time.strftime("%Y-%m-%d %H:%M", time.localtime(hit.msgtime_ms / 1000))
@@ -205,8 +235,10 @@ def verify(
     if as_json:
         sys.stdout.write(orjson.dumps(report.as_dict()).decode() + "\n")
     else:
-        typer.echo(f"segments checked: {report.segments_checked}, records checked: {report.records_checked}, "
-                   f"shredded skipped: {report.shredded_skipped}, problems: {len(report.problems)}")
+        typer.echo(
+            f"segments checked: {report.segments_checked}, records checked: {report.records_checked}, "
+            f"shredded skipped: {report.shredded_skipped}, problems: {len(report.problems)}"
+        )
         for p in report.problems[:50]:
             typer.secho("  " + ", ".join(f"{k}={v}" for k, v in p.items()), fg=typer.colors.RED)
     if not report.ok:
@@ -229,8 +261,10 @@ def directory_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
             result = import_directory(session, operator(), parse_directory(data))
     except ChatVaultError as exc:
         _fail(exc)
-    typer.echo(f"departments={result.departments} employees={result.employees} customers={result.customers} "
-               f"messages re-scoped={result.messages_rescoped}")
+    typer.echo(
+        f"departments={result.departments} employees={result.employees} customers={result.customers} "
+        f"messages re-scoped={result.messages_rescoped}"
+    )
     for err in result.errors:
         typer.secho(f"  warning: {err}", fg=typer.colors.YELLOW)
 
@@ -274,7 +308,7 @@ def demo(
         f"imported {summary.imported} messages ({summary.duplicates} duplicates, {summary.recalled} recalls, "
         f"{summary.quarantined} quarantined, {summary.risk_flagged} flagged by the risk scan) into {rt.settings.data_dir}"
     )
-    typer.echo('try:  chatvault search 支付宝')
+    typer.echo("try:  chatvault search 支付宝")
     _print_login(_bootstrap(rt, reset=True), rt)
     if serve_api:
         _serve(rt)

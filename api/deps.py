@@ -40,7 +40,9 @@ def get_session(rt: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_principal(session: SessionDep, rt: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def current_principal(
+    session: SessionDep, rt: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Principal:
     from archive.kit.errors import Unauthorized
 
     if not token:

@@ -12,7 +12,12 @@ PROBLEM = "application/problem+json"
 
 
 def problem(status: int, code: str, detail: str, instance: str, **extra: object) -> JSONResponse:
-    body = {"type": f"https://chatvault.local/problems/{code}", "title": code, "status": status, "detail": detail}
+    body = {
+        "type": f"https://chatvault.local/problems/{code}",
+        "title": code,
+        "status": status,
+        "detail": detail,
+    }
     body["instance"] = instance
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

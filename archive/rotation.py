@@ -14,14 +14,21 @@ def rotate(rt: Runtime, batch: int = 1000) -> tuple[str, int]:
     new_id = ring.add_key()
     ring.save()  # the new key must be durable before any DEK depends on it
     count = 0
-    for model in (Message, QuarantineEntry):
+    models: tuple[type[Message] | type[QuarantineEntry], ...] = (Message, QuarantineEntry)
+    for model in models:
         last = ""
         while True:
             with rt.sessions.begin() as session:
-                rows = session.execute(
-                    select(model).where(model.id > last, model.wrapped_key.is_not(None), model.key_id != new_id)
-                    .order_by(model.id).limit(batch)
-                ).scalars().all()
+                rows: list[Message | QuarantineEntry] = list(  # type: ignore[arg-type]
+                    session.execute(
+                        select(model)
+                        .where(model.id > last, model.wrapped_key.is_not(None), model.key_id != new_id)
+                        .order_by(model.id)
+                        .limit(batch)
+                    )
+                    .scalars()
+                    .all()
+                )
                 if not rows:
                     break
                 for row in rows:

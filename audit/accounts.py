@@ -122,10 +122,14 @@ def login(session: Session, settings: Settings, username: str, password: str) ->
 
 def authenticate(session: Session, settings: Settings, token: str) -> Principal:
     try:
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token, settings.jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+        )
     except jwt.PyJWTError:
         raise Unauthorized("token is invalid or expired") from None
-    acct = session.execute(select(UserAccount).where(UserAccount.username == claims["sub"])).scalar_one_or_none()
+    acct = session.execute(
+        select(UserAccount).where(UserAccount.username == claims["sub"])
+    ).scalar_one_or_none()
     if acct is None or acct.token_version != claims.get("ver") or _blocked(session, acct):
         raise Unauthorized("session was revoked")
     return principal_of(session, acct)

@@ -76,9 +76,13 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     count = 0
     last_id = 0
     while True:
-        rows = session.execute(
-            select(AccessAudit).where(AccessAudit.id > last_id).order_by(AccessAudit.id).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AccessAudit).where(AccessAudit.id > last_id).order_by(AccessAudit.id).limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             return ChainReport(entries=count, ok=True)
         for row in rows:

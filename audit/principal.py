@@ -30,9 +30,7 @@ class Role(StrEnum):
 
 # Separation of duties: admin configures but does not read content unless also given a reading role.
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: frozenset(
-        {Action.ADMIN_LEXICON, Action.ADMIN_RETENTION, Action.ADMIN_USERS, Action.IMPORT}
-    ),
+    Role.ADMIN: frozenset({Action.ADMIN_LEXICON, Action.ADMIN_RETENTION, Action.ADMIN_USERS, Action.IMPORT}),
     Role.COMPLIANCE: frozenset({Action.SEARCH, Action.READ_CONTENT, Action.EXPORT, Action.REVIEW_ALERTS}),
     Role.MANAGER: frozenset({Action.SEARCH, Action.READ_CONTENT, Action.REVIEW_ALERTS}),
     Role.AUDITOR: frozenset({Action.READ_AUDIT}),

@@ -80,14 +80,15 @@ def embedded(path: Path, n: int) -> float:
 
 
 def production(path: Path, n: int) -> tuple[float, float]:
+    from sqlalchemy import create_engine, select, text
+    from sqlalchemy.engine import make_url
+
     from archive.ingest.pipeline import Importer
     from archive.kit.settings import Settings
     from archive.migrate import upgrade
     from archive.runtime import Runtime
     from archive.search.indexer import to_doc
     from archive.store.keyring import Keyring
-    from sqlalchemy import create_engine, select, text
-    from sqlalchemy.engine import make_url
 
     base = make_url(os.environ["CHATVAULT_TEST_DATABASE_URL"])
     dbname = f"bench_{uuid.uuid4().hex[:8]}"
@@ -97,14 +98,23 @@ def production(path: Path, n: int) -> tuple[float, float]:
     tmp = Path(tempfile.mkdtemp())
     ring = tmp / "keyring.json"
     Keyring.generate(ring).save()
-    rt = Runtime.from_settings(Settings(
-        profile="production", data_dir=tmp, database_url=base.set(database=dbname).render_as_string(False),
-        blob_backend="minio", minio_endpoint=os.environ["CHATVAULT_TEST_MINIO_ENDPOINT"],
-        minio_access_key=os.environ["CHATVAULT_TEST_MINIO_ACCESS_KEY"],
-        minio_secret_key=os.environ["CHATVAULT_TEST_MINIO_SECRET_KEY"], minio_bucket=f"bench-{dbname[6:]}",
-        search_backend="opensearch", opensearch_url=os.environ["CHATVAULT_TEST_OPENSEARCH_URL"],
-        opensearch_index=f"bench-{dbname[6:]}", jwt_secret=secrets.token_urlsafe(40), keyring_path=ring,
-    ))
+    rt = Runtime.from_settings(
+        Settings(
+            profile="production",
+            data_dir=tmp,
+            database_url=base.set(database=dbname).render_as_string(False),
+            blob_backend="minio",
+            minio_endpoint=os.environ["CHATVAULT_TEST_MINIO_ENDPOINT"],
+            minio_access_key=os.environ["CHATVAULT_TEST_MINIO_ACCESS_KEY"],
+            minio_secret_key=os.environ["CHATVAULT_TEST_MINIO_SECRET_KEY"],
+            minio_bucket=f"bench-{dbname[6:]}",
+            search_backend="opensearch",
+            opensearch_url=os.environ["CHATVAULT_TEST_OPENSEARCH_URL"],
+            opensearch_index=f"bench-{dbname[6:]}",
+            jwt_secret=secrets.token_urlsafe(40),
+            keyring_path=ring,
+        )
+    )
     upgrade(rt.engine)
     rt.search.ensure_ready()
     rt.analyzer  # noqa: B018
@@ -166,8 +176,10 @@ def main() -> None:
     ap.add_argument("--bytes", default="1G")
     a = ap.parse_args()
     _env_file()
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.processor() or platform.machine()} "
-          f"cpus={os.cpu_count()} python={platform.python_version()}")
+    print(
+        f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.processor() or platform.machine()} "
+        f"cpus={os.cpu_count()} python={platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "traffic.jsonl"
         with path.open("wb") as fh:
@@ -179,11 +191,15 @@ def main() -> None:
             print(f"jieba.lcut baseline: {n / base:,.0f} msg/s ({n} messages)")
         if "embedded" in modes:
             e = embedded(path, n)
-            print(f"embedded end-to-end: {n / e:,.0f} msg/s  ratio to jieba.lcut = {base / e:.2f}x (target >= 1.0)")
+            print(
+                f"embedded end-to-end: {n / e:,.0f} msg/s  ratio to jieba.lcut = {base / e:.2f}x (target >= 1.0)"
+            )
         if "production" in modes:
             p, bulk = production(path, n)
-            print(f"production end-to-end: {n / p:,.0f} msg/s; raw _bulk: {n / bulk:,.0f} docs/s; "
-                  f"ratio = {bulk / p:.2f}x (target >= 0.7)")
+            print(
+                f"production end-to-end: {n / p:,.0f} msg/s; raw _bulk: {n / bulk:,.0f} docs/s; "
+                f"ratio = {bulk / p:.2f}x (target >= 0.7)"
+            )
         if "rss" in modes:
             rss(Path(tmp), _size(a.bytes))
 
@@ -194,12 +210,19 @@ def rss(tmp: Path, size: int) -> None:
         n = generate(fh, None, seed=3, max_bytes=size)
     env = {**os.environ, "CHATVAULT_DATA_DIR": str(tmp / "rssdata")}
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "api.cli", "import", str(big), "--json"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.cli", "import", str(big), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     dt = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"rss: imported {big.stat().st_size / 2**30:.2f} GiB ({n} records) in {dt:.0f}s, "
-          f"exit={proc.returncode}, peak RSS = {peak_mb:.0f} MB (target <= 300)")
+    print(
+        f"rss: imported {big.stat().st_size / 2**30:.2f} GiB ({n} records) in {dt:.0f}s, "
+        f"exit={proc.returncode}, peak RSS = {peak_mb:.0f} MB (target <= 300)"
+    )
 
 
 if __name__ == "__main__":

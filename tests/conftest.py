@@ -40,7 +40,9 @@ def _require(var: str, service: str) -> str:
     value = os.environ.get(var, "")
     if value:
         return value
-    msg = f"{service} is not available ({var} unset): start it with `bash scripts/services.sh start {service}`"
+    msg = (
+        f"{service} is not available ({var} unset): start it with `bash scripts/services.sh start {service}`"
+    )
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(msg)
     pytest.skip(msg)
@@ -198,7 +200,11 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     from archive.migrate import upgrade
     from archive.store.db import make_engine, make_sessionmaker
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("fresh_pg_url")
+    url = (
+        f"sqlite:///{tmp_path / 'db.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("fresh_pg_url")
+    )
     engine = make_engine(url)
     upgrade(engine)
     yield make_sessionmaker(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from pathlib import Path
 
@@ -52,10 +53,8 @@ def make_runtime(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **ov
 
 def dispose_runtime(rt: Runtime) -> None:
     if rt.settings.search_backend == "opensearch":
-        try:
+        with contextlib.suppress(Exception):
             rt.search.clear()
-        except Exception:
-            pass
     if rt.settings.blob_backend == "minio":
         from archive.store.blobs import MinioBlobStore
 

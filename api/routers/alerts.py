@@ -70,7 +70,12 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlertRead]:
     rows = service.queue(
-        session, caller, statuses=status or service.ACTIVE, complaint_only=complaint, limit=limit, offset=offset
+        session,
+        caller,
+        statuses=status or service.ACTIVE,
+        complaint_only=complaint,
+        limit=limit,
+        offset=offset,
     )
     return [AlertRead.model_validate(r) for r in rows]
 
@@ -78,7 +83,9 @@ def list_alerts(
 @router.get("/report/precision")
 def precision(session: SessionDep, caller: CallerDep) -> list[PrecisionRow]:
     return [
-        PrecisionRow(rule=r.rule, confirmed=r.confirmed, false_positive=r.false_positive, precision=r.precision)
+        PrecisionRow(
+            rule=r.rule, confirmed=r.confirmed, false_positive=r.false_positive, precision=r.precision
+        )
         for r in service.precision_report(session, caller)
     ]
 
@@ -88,7 +95,10 @@ def get_alert(session: SessionDep, caller: CallerDep, alert_id: str) -> AlertDet
     alert = service.get_alert(session, caller, alert_id)
     events = service.history(session, caller, alert_id)
     return AlertDetail.model_validate(
-        {**AlertRead.model_validate(alert).model_dump(), "history": [EventRead.model_validate(e) for e in events]}
+        {
+            **AlertRead.model_validate(alert).model_dump(),
+            "history": [EventRead.model_validate(e) for e in events],
+        }
     )
 
 

@@ -59,15 +59,18 @@ def _records(body: bytes, content_type: str) -> list[Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise InvalidInput("body is not JSON (send a JSON array, or NDJSON with Content-Type application/x-ndjson)") from None
+        raise InvalidInput(
+            "body is not JSON (send a JSON array, or NDJSON with Content-Type application/x-ndjson)"
+        ) from None
     if not isinstance(data, list):
         raise InvalidInput("body must be a JSON array of records")
     return data
 
 
 @router.post("/ingest/{fmt}")
-async def ingest_batch(fmt: Literal["generic", "wecom"], request: Request, rt: RuntimeDep, caller: CallerDep,
-                       session: SessionDep) -> BatchResult:
+async def ingest_batch(
+    fmt: Literal["generic", "wecom"], request: Request, rt: RuntimeDep, caller: CallerDep, session: SessionDep
+) -> BatchResult:
     require(caller, Action.IMPORT)
     records = _records(await _body(request, MAX_BODY), request.headers.get("content-type", ""))
     if not records:
@@ -75,8 +78,9 @@ async def ingest_batch(fmt: Literal["generic", "wecom"], request: Request, rt: R
     if len(records) > MAX_BATCH:
         raise InvalidInput(f"batch has {len(records)} records; at most {MAX_BATCH}")
     outcomes = Importer(rt).import_records(records, fmt=fmt, label=f"push:{caller.username}")
-    results = [RecordResult(index=o.line_no - 1, status=o.status, msgid=o.msgid, reason=o.reason)  # type: ignore[arg-type]
-               for o in outcomes]
+    results = [
+        RecordResult(index=o.line_no - 1, status=o.status, msgid=o.msgid, reason=o.reason) for o in outcomes
+    ]
     log.append(session, actor=caller.username, action="ingest.push", detail={"records": len(records)})
     return BatchResult(
         accepted=sum(r.status == "accepted" for r in results),
@@ -87,9 +91,15 @@ async def ingest_batch(fmt: Literal["generic", "wecom"], request: Request, rt: R
 
 
 @router.put("/media/{sdkfileid:path}")
-async def push_media(sdkfileid: str, request: Request, rt: RuntimeDep, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+async def push_media(
+    sdkfileid: str, request: Request, rt: RuntimeDep, caller: CallerDep, session: SessionDep
+) -> dict[str, Any]:
     require(caller, Action.IMPORT)
     data = await _body(request, 512 * 1024 * 1024)
     rows = push(session, MediaStore(rt.blobs, rt.envelope), sdkfileid, data)
     log.append(session, actor=caller.username, action="media.push", target_ids=[r.id for r in rows])
-    return {"media": [{"id": r.id, "message_id": r.message_id, "status": r.status, "problem": r.problem} for r in rows]}
+    return {
+        "media": [
+            {"id": r.id, "message_id": r.message_id, "status": r.status, "problem": r.problem} for r in rows
+        ]
+    }

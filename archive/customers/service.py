@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.kit.errors import InvalidInput
@@ -66,7 +66,8 @@ def parse_directory(data: Any) -> DirectoryIn:
 def _check_tree(deps: Iterable[DepartmentIn]) -> None:
     parent = {d.id: d.parent for d in deps}
     for start in parent:
-        seen, cur = set(), start
+        seen: set[str] = set()
+        cur: str | None = start
         while cur is not None:
             if cur in seen:
                 raise InvalidInput(f"department tree has a cycle through {cur}")
@@ -99,47 +100,60 @@ def import_directory(session: Session, caller: Principal, data: DirectoryIn) -> 
         session.execute(update(Department).where(Department.id == row_id).values(parent_id=parent_id))
     employees: dict[str, Employee] = {}
     for e in data.employees:
-        row = session.execute(select(Employee).where(Employee.userid == e.userid)).scalar_one_or_none()
-        if row is None:
-            row = Employee(userid=e.userid)
-            session.add(row)
-        row.name = e.name or row.name
+        emp = session.execute(select(Employee).where(Employee.userid == e.userid)).scalar_one_or_none()
+        if emp is None:
+            emp = Employee(userid=e.userid, status="active")
+            session.add(emp)
+        emp.name = e.name or emp.name
         if e.department is not None:
             dep = dept_ids.get(e.department) or _dept_id(session, e.department)
             if dep is None:
                 result.errors.append(f"employee {e.userid}: unknown department {e.department}")
-            row.department_id = dep
-        if e.status != row.status:
-            row.status = e.status
+            emp.department_id = dep
+        if e.status != emp.status:
+            emp.status = e.status
             if e.status in {"departed", "frozen"}:
+                session.flush()
                 session.execute(
-                    update(UserAccount).where(UserAccount.employee_id == row.id)
+                    update(UserAccount)
+                    .where(UserAccount.employee_id == emp.id)
                     .values(token_version=UserAccount.token_version + 1)
                 )
-        employees[e.userid] = row
+        employees[e.userid] = emp
         result.employees += 1
     session.flush()
     for e in data.employees:
         if e.supervisor is not None:
-            sup = employees.get(e.supervisor) or session.execute(
-                select(Employee).where(Employee.userid == e.supervisor)
-            ).scalar_one_or_none()
+            sup = (
+                employees.get(e.supervisor)
+                or session.execute(
+                    select(Employee).where(Employee.userid == e.supervisor)
+                ).scalar_one_or_none()
+            )
             if sup is None:
                 result.errors.append(f"employee {e.userid}: unknown supervisor {e.supervisor}")
             else:
                 employees[e.userid].supervisor_id = sup.id
     for c in data.customers:
-        row = session.execute(select(Customer).where(Customer.external_id == c.external_id)).scalar_one_or_none()
-        if row is None:
-            row = Customer(external_id=c.external_id)
-            session.add(row)
-        row.name, row.channel = c.name or row.name, c.channel
+        cust = session.execute(
+            select(Customer).where(Customer.external_id == c.external_id)
+        ).scalar_one_or_none()
+        if cust is None:
+            cust = Customer(external_id=c.external_id, name="")
+            session.add(cust)
+        cust.name, cust.channel = c.name or cust.name, c.channel
         result.customers += 1
     session.flush()
     result.messages_rescoped = _rescope(session, [e.id for e in employees.values()])
     log.append(
-        session, actor=caller.username, action="directory.import",
-        detail={"departments": result.departments, "employees": result.employees, "customers": result.customers},
+        session,
+        actor=caller.username,
+        action="directory.import",
+        detail={
+            "departments": result.departments,
+            "employees": result.employees,
+            "customers": result.customers,
+        },
     )
     return result
 
@@ -159,7 +173,7 @@ def _rescope(session: Session, employee_ids: list[int]) -> int:
             session.execute(
                 select(Message.id).where(
                     Message.employee_id == emp_id,
-                    (Message.department_id.is_(None)) | (Message.department_id != emp.department_id),
+                    or_(Message.department_id.is_(None), Message.department_id != emp.department_id),
                 )
             ).scalars()
         )

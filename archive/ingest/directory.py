@@ -52,7 +52,9 @@ class DirectoryCache:
     def customer(self, session: Session, external_id: str) -> int:
         cid = self.customers.get(external_id)
         if cid is None:
-            row = session.execute(select(Customer).where(Customer.external_id == external_id)).scalar_one_or_none()
+            row = session.execute(
+                select(Customer).where(Customer.external_id == external_id)
+            ).scalar_one_or_none()
             if row is None:
                 row = Customer(external_id=external_id, channel=self.source)
                 session.add(row)
@@ -90,7 +92,9 @@ class DirectoryCache:
         room_id = self.room(session, sender, tolist, roomid)
         kind = participant_kind(sender)
         employee_id = department_id = customer_id = None
-        internal = [sender] if kind == "employee" else [m for m in tolist if participant_kind(m) == "employee"]
+        internal = (
+            [sender] if kind == "employee" else [m for m in tolist if participant_kind(m) == "employee"]
+        )
         if internal:
             employee_id, department_id = self.employee(session, internal[0])
         if kind == "customer":

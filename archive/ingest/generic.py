@@ -108,7 +108,7 @@ def _reason(exc: ValidationError) -> str:
     for part in error["loc"]:
         loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
     kind = error["type"]
-    if kind == "missing":
+    if kind in ("missing", "string_too_short"):  # "" is as good as absent, as in the WeCom parser
         return "missing_msgid" if loc == "msgid" else f"missing:{loc}"
     if kind == "wrong_type" or kind.endswith("_type"):
         return f"wrong_type:{loc}"

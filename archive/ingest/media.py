@@ -48,7 +48,9 @@ class MediaStore:
     blobs: BlobStore
     envelope: Envelope
 
-    def attach(self, msg: Message, refs: Sequence[MediaRef], media_dir: Path | None) -> tuple[str, list[MediaObject]]:
+    def attach(
+        self, msg: Message, refs: Sequence[MediaRef], media_dir: Path | None
+    ) -> tuple[str, list[MediaObject]]:
         """Media rows for a new message, storing what is available. Returns the message's status and the
         rows, which the caller adds to the session once the message row is flushed (foreign key)."""
         rows = []
@@ -120,7 +122,9 @@ def refresh_message_status(session: Session, message_ids: Iterable[str]) -> None
     for mid in set(message_ids):
         msg = session.get(Message, mid)
         if msg is not None:
-            statuses = session.execute(select(MediaObject.status).where(MediaObject.message_id == mid)).scalars()
+            statuses = session.execute(
+                select(MediaObject.status).where(MediaObject.message_id == mid)
+            ).scalars()
             msg.media_status = aggregate(statuses)
 
 
@@ -144,11 +148,15 @@ def push(session: Session, store: MediaStore, sdkfileid: str, data: bytes) -> li
     """HTTP push of one media file: fills every pending reference with this sdkfileid."""
     if not data:
         raise InvalidInput("empty media body")
-    rows = session.execute(
-        select(MediaObject).where(
-            MediaObject.sdkfileid_hash == sdkfileid_hash(sdkfileid), MediaObject.status == "missing"
+    rows = (
+        session.execute(
+            select(MediaObject).where(
+                MediaObject.sdkfileid_hash == sdkfileid_hash(sdkfileid), MediaObject.status == "missing"
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not rows:
         raise NotFound("no message is waiting for this media")
     for row in rows:

@@ -58,6 +58,7 @@ class ImportSummary:
     resumed_from_line: int = 0
     indexed: int = 0
     media: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class ImportSummary:
             "resumed_from_line": self.resumed_from_line,
             "indexed": self.indexed,
             "media": dict(self.media),
+            "alerts": self.alerts,
         }
 
 
@@ -111,6 +113,7 @@ class Importer:
         self.media_dir: Path | None = None
         self.media = MediaStore(runtime.blobs, runtime.envelope)
         self._pending_media: list[MediaObject] = []
+        self._pending_findings: list[tuple[Message, list[Any]]] = []
 
     def import_file(
         self,
@@ -153,7 +156,9 @@ class Importer:
 
     def _finish(self, key: str) -> None:
         with self.rt.sessions.begin() as session:
-            session.execute(update(IngestCheckpoint).where(IngestCheckpoint.source_key == key).values(complete=True))
+            session.execute(
+                update(IngestCheckpoint).where(IngestCheckpoint.source_key == key).values(complete=True)
+            )
 
     def import_records(
         self, objs: list[Any], *, fmt: str = "generic", label: str = "push", quarantine: bool = True
@@ -211,6 +216,7 @@ class Importer:
                 outcomes[line_no] = RecordOutcome(line_no, status, rec.msgid, None)
             segment = SegmentWriter(self.rt.blobs)
             self._pending_media = []
+            self._pending_findings = []
             rows: list[Message] = []
             texts: dict[str, str] = {}
             for rec in new:
@@ -220,9 +226,17 @@ class Importer:
                 self._quarantine(session, raw, reason, msgid, source, file_label, segment, summary)
             segment.flush()
             if segment.count:
-                session.add(Segment(key=segment.key, size=segment.size, sha256=segment.sha256(), record_count=segment.count))
+                session.add(
+                    Segment(
+                        key=segment.key,
+                        size=segment.size,
+                        sha256=segment.sha256(),
+                        record_count=segment.count,
+                    )
+                )
             self._link_recalls(session, source, new, rows, summary)  # flushes the message rows
             session.add_all(self._pending_media)
+            summary.alerts += self._raise_alerts(session)
             outbox_id = None
             if rows:
                 event = OutboxEvent(topic="index", payload={"ids": [r.id for r in rows]})
@@ -247,6 +261,17 @@ class Importer:
             summary.indexed += push_committed(self.rt, outbox_id, rows, texts)
         return [outcomes[raw.line_no] for raw in batch]
 
+    def _raise_alerts(self, session: Session) -> int:
+        """Findings above tier 0 become alerts (deduplicated per room, rule and window) in this transaction."""
+        from archive.risk.service import Origin, record_findings
+
+        count = 0
+        for msg, findings in self._pending_findings:
+            origin = Origin(msg.room_id, msg.employee_id, msg.department_id, (msg.id,), msg.msgtime)
+            count += len(record_findings(session, origin, findings))
+        self._pending_findings = []
+        return count
+
     def _dedupe(
         self, session: Session, source: str, recs: list[ParsedRecord]
     ) -> tuple[list[ParsedRecord], list[ParsedRecord]]:
@@ -256,7 +281,9 @@ class Importer:
             chunk = ids[i : i + 500]
             existing.update(
                 session.execute(
-                    select(Message.source_msgid).where(Message.source == source, Message.source_msgid.in_(chunk))
+                    select(Message.source_msgid).where(
+                        Message.source == source, Message.source_msgid.in_(chunk)
+                    )
                 ).scalars()
             )
         new: list[ParsedRecord] = []
@@ -270,18 +297,26 @@ class Importer:
         return new, dup
 
     def _message(
-        self, session: Session, rec: ParsedRecord, cache: DirectoryCache, segment: SegmentWriter, summary: ImportSummary
+        self,
+        session: Session,
+        rec: ParsedRecord,
+        cache: DirectoryCache,
+        segment: SegmentWriter,
+        summary: ImportSummary,
     ) -> Message:
         who = cache.resolve(session, rec.sender, rec.tolist, rec.roomid)
         mid = new_id()
         sealed = self.rt.envelope.seal(mid, rec.canonical)
         ref = segment.append(sealed.blob)
         labels: list[str] = []
+        findings: list[Any] = []
         if rec.text and rec.action == "send":
             result = self.rt.analyzer.scan_message(
-                rec.text, sender_role="customer" if who.sender_kind == "customer" else "employee"
+                rec.text,
+                sender_role=rec.sender_role or ("customer" if who.sender_kind == "customer" else "employee"),
             )
             labels = sorted(result.labels)
+            findings = list(result.findings)
             summary.risk_flagged += bool(labels)
         if rec.consent is not None:
             self._consent(session, cache, rec.consent)
@@ -313,6 +348,8 @@ class Importer:
             risk_labels=labels,
         )
         session.add(msg)
+        if findings:
+            self._pending_findings.append((msg, findings))
         if rec.media:
             msg.media_status, media_rows = self.media.attach(msg, rec.media, self.media_dir)
             self._pending_media.extend(media_rows)
@@ -328,7 +365,12 @@ class Importer:
             row.consent_state, row.consent_at = state, at
 
     def _link_recalls(
-        self, session: Session, source: str, recs: list[ParsedRecord], rows: list[Message], summary: ImportSummary
+        self,
+        session: Session,
+        source: str,
+        recs: list[ParsedRecord],
+        rows: list[Message],
+        summary: ImportSummary,
     ) -> None:
         """A recall marks its original; a recall that arrives first is reconciled when the original does.
         Two queries per batch, whatever its size."""
@@ -352,7 +394,11 @@ class Importer:
             for recall in early:
                 row = plain[recall.recall_of_msgid or ""]
                 if not row.recalled:
-                    row.recalled, row.recalled_at, row.recalled_by_msgid = True, recall.msgtime, recall.source_msgid
+                    row.recalled, row.recalled_at, row.recalled_by_msgid = (
+                        True,
+                        recall.msgtime,
+                        recall.source_msgid,
+                    )
                     summary.recalled += 1
 
     def _quarantine(

@@ -26,7 +26,11 @@ def list_entries(
     q = select(QuarantineEntry).where(QuarantineEntry.status == status)
     if reason:
         q = q.where(QuarantineEntry.reason.startswith(reason))
-    return session.execute(q.order_by(QuarantineEntry.created_at, QuarantineEntry.line_no).limit(limit)).scalars().all()
+    return (
+        session.execute(q.order_by(QuarantineEntry.created_at, QuarantineEntry.line_no).limit(limit))
+        .scalars()
+        .all()
+    )
 
 
 def _raw(entry: QuarantineEntry, blobs: BlobStore, envelope: Envelope) -> bytes:
@@ -34,7 +38,9 @@ def _raw(entry: QuarantineEntry, blobs: BlobStore, envelope: Envelope) -> bytes:
     return envelope.open(entry.id, blob, entry.wrapped_key, entry.key_id)
 
 
-def show(session: Session, caller: Principal, entry_id: str, blobs: BlobStore, envelope: Envelope) -> tuple[QuarantineEntry, bytes]:
+def show(
+    session: Session, caller: Principal, entry_id: str, blobs: BlobStore, envelope: Envelope
+) -> tuple[QuarantineEntry, bytes]:
     """The raw rejected bytes are content: reading them needs a content role and is audited."""
     require(caller, Action.READ_CONTENT)
     entry = session.get(QuarantineEntry, entry_id)
@@ -53,8 +59,14 @@ class RetryResult:
     still_rejected: int = 0
 
 
-def retry(session: Session, caller: Principal, importer: object, blobs: BlobStore, envelope: Envelope,
-          entry_ids: Sequence[str] | None = None) -> RetryResult:
+def retry(
+    session: Session,
+    caller: Principal,
+    importer: object,
+    blobs: BlobStore,
+    envelope: Envelope,
+    entry_ids: Sequence[str] | None = None,
+) -> RetryResult:
     """Re-parse open entries; those that now pass are imported (idempotently) and marked retried."""
     from archive.ingest.pipeline import Importer
 

@@ -43,17 +43,21 @@ def deliver_pending(sessions: sessionmaker[Session], settings: Settings, limit: 
     delivered = failed = 0
     with sessions() as session:
         now = utcnow()
-        events = session.execute(
-            select(OutboxEvent)
-            .where(
-                OutboxEvent.topic == TOPIC,
-                OutboxEvent.done_at.is_(None),
-                OutboxEvent.attempts < MAX_ATTEMPTS,
-                or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
+        events = (
+            session.execute(
+                select(OutboxEvent)
+                .where(
+                    OutboxEvent.topic == TOPIC,
+                    OutboxEvent.done_at.is_(None),
+                    OutboxEvent.attempts < MAX_ATTEMPTS,
+                    or_(OutboxEvent.next_attempt_at.is_(None), OutboxEvent.next_attempt_at <= now),
+                )
+                .order_by(OutboxEvent.id)
+                .limit(limit)
             )
-            .order_by(OutboxEvent.id)
-            .limit(limit)
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for event in events:
             try:
                 if settings.notify_webhook_url:
@@ -62,7 +66,7 @@ def deliver_pending(sessions: sessionmaker[Session], settings: Settings, limit: 
                     _send_mail(settings, event.payload)
             except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
                 event.attempts += 1
-                event.next_attempt_at = now + timedelta(seconds=min(3600, 2 ** event.attempts))
+                event.next_attempt_at = now + timedelta(seconds=min(3600, 2**event.attempts))
                 event.last_error = type(exc).__name__
                 failed += 1
                 continue

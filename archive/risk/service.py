@@ -124,12 +124,17 @@ def _tier_actions(session: Session, alert: Alert) -> None:
                 .values(token_version=UserAccount.token_version + 1)
             )
             log.append(
-                session, actor="system", action="employee.freeze", target_ids=[employee.userid],
+                session,
+                actor="system",
+                action="employee.freeze",
+                target_ids=[employee.userid],
                 detail={"alert_id": alert.id, "rule": alert.rule},
             )
         _notify(session, alert, "compliance", None)
     elif alert.tier == 2:
-        supervisor = session.get(Employee, employee.supervisor_id) if employee and employee.supervisor_id else None
+        supervisor = (
+            session.get(Employee, employee.supervisor_id) if employee and employee.supervisor_id else None
+        )
         _notify(session, alert, "supervisor", supervisor.userid if supervisor else None)
 
 
@@ -177,16 +182,28 @@ def get_alert(session: Session, caller: Principal, alert_id: str) -> Alert:
     return alert
 
 
-def transition(session: Session, caller: Principal, alert_id: str, to_status: str, note: str | None = None) -> Alert:
+def transition(
+    session: Session, caller: Principal, alert_id: str, to_status: str, note: str | None = None
+) -> Alert:
     alert = get_alert(session, caller, alert_id)
     if to_status not in TRANSITIONS:
         raise InvalidInput(f"unknown status {to_status!r}")
     if to_status not in TRANSITIONS[alert.status]:
         raise Conflict(f"an alert that is {alert.status} cannot become {to_status}")
-    if alert.status == "claimed" and alert.assignee not in (None, caller.username) and to_status != "escalated":
+    if (
+        alert.status == "claimed"
+        and alert.assignee not in (None, caller.username)
+        and to_status != "escalated"
+    ):
         raise Conflict(f"alert is claimed by {alert.assignee}")
-    session.add(AlertEvent(alert_id=alert.id, actor=caller.username, from_status=alert.status, to_status=to_status, note=note))
-    alert.assignee = caller.username if to_status == "claimed" else (None if to_status == "open" else alert.assignee)
+    session.add(
+        AlertEvent(
+            alert_id=alert.id, actor=caller.username, from_status=alert.status, to_status=to_status, note=note
+        )
+    )
+    alert.assignee = (
+        caller.username if to_status == "claimed" else (None if to_status == "open" else alert.assignee)
+    )
     alert.status = to_status
     alert.updated_at = utcnow()
     log.append(session, actor=caller.username, action=f"alert.{to_status}", target_ids=[alert.id])
@@ -196,7 +213,11 @@ def transition(session: Session, caller: Principal, alert_id: str, to_status: st
 
 def history(session: Session, caller: Principal, alert_id: str) -> list[AlertEvent]:
     get_alert(session, caller, alert_id)
-    return list(session.execute(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).scalars())
+    return list(
+        session.execute(
+            select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+        ).scalars()
+    )
 
 
 @dataclass(frozen=True)
@@ -215,8 +236,8 @@ def precision_report(session: Session, caller: Principal) -> list[RulePrecision]
     """Per-rule precision from reviewers' decisions (resolved = confirmed, false_positive = not)."""
     require(caller, Action.REVIEW_ALERTS)
     rows = session.execute(
-        select(Alert.rule, Alert.status, func.count()).where(Alert.status.in_(["resolved", "false_positive"]),
-                                                              Alert.sampled.is_(False))
+        select(Alert.rule, Alert.status, func.count())
+        .where(Alert.status.in_(["resolved", "false_positive"]), Alert.sampled.is_(False))
         .group_by(Alert.rule, Alert.status)
     ).all()
     counts: dict[str, Counter[str]] = {}
@@ -233,9 +254,14 @@ def sample_unflagged(
     (tier 0, rule "sampling"), so reviewers also see what the analyser did not flag."""
     if not 0.0 <= rate <= 1.0:
         raise InvalidInput("sampling rate must be between 0 and 1")
-    rng = rng or random.Random()  # noqa: S311 - sampling, not security
+    rng = rng or random.Random()
     active = session.execute(
-        select(Message.room_id, func.min(Message.employee_id), func.min(Message.department_id), func.max(Message.msgtime))
+        select(
+            Message.room_id,
+            func.min(Message.employee_id),
+            func.min(Message.department_id),
+            func.max(Message.msgtime),
+        )
         .where(Message.msgtime >= since)
         .group_by(Message.room_id)
     ).all()
@@ -246,15 +272,30 @@ def sample_unflagged(
             continue
         ids = list(
             session.execute(
-                select(Message.id).where(Message.room_id == room_id, Message.msgtime >= since).order_by(Message.msgtime).limit(200)
+                select(Message.id)
+                .where(Message.room_id == room_id, Message.msgtime >= since)
+                .order_by(Message.msgtime)
+                .limit(200)
             ).scalars()
         )
         alert = Alert(
-            room_id=room_id, employee_id=employee_id, department_id=department_id, category="sample",
-            rule="sampling", tier=0, message_ids=ids, window_start=since, window_end=aware(last), sampled=True,
+            room_id=room_id,
+            employee_id=employee_id,
+            department_id=department_id,
+            category="sample",
+            rule="sampling",
+            tier=0,
+            message_ids=ids,
+            window_start=since,
+            window_end=aware(last),
+            sampled=True,
         )
         session.add(alert)
         session.flush()
-        session.add(AlertEvent(alert_id=alert.id, actor="system", from_status=None, to_status="open", note="random sample"))
+        session.add(
+            AlertEvent(
+                alert_id=alert.id, actor="system", from_status=None, to_status="open", note="random sample"
+            )
+        )
         created.append(alert)
     return created

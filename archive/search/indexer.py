@@ -55,7 +55,9 @@ def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[Message], texts: 
 
 
 def _docs_for(rt: Runtime, session: Session, ids: Sequence[str]) -> list[SearchDoc]:
-    msgs = session.execute(select(Message).where(Message.id.in_(list(ids)), Message.wrapped_key.is_not(None))).scalars()
+    msgs = session.execute(
+        select(Message).where(Message.id.in_(list(ids)), Message.wrapped_key.is_not(None))
+    ).scalars()
     reader = RecordReader(rt.blobs, rt.envelope)
     docs = []
     for msg, plain in reader.open_many(list(msgs)):
@@ -110,7 +112,9 @@ def lag(session: Session) -> int:
 def retry_now(session: Session) -> None:
     """Make every pending row due immediately (after an outage is over)."""
     session.execute(
-        update(OutboxEvent).where(OutboxEvent.topic == TOPIC, OutboxEvent.done_at.is_(None)).values(next_attempt_at=None)
+        update(OutboxEvent)
+        .where(OutboxEvent.topic == TOPIC, OutboxEvent.done_at.is_(None))
+        .values(next_attempt_at=None)
     )
 
 
@@ -126,7 +130,10 @@ def reindex(rt: Runtime, batch: int = 500) -> int:
         while True:
             ids = list(
                 session.execute(
-                    select(Message.id).where(Message.id > last, Message.wrapped_key.is_not(None)).order_by(Message.id).limit(batch)
+                    select(Message.id)
+                    .where(Message.id > last, Message.wrapped_key.is_not(None))
+                    .order_by(Message.id)
+                    .limit(batch)
                 ).scalars()
             )
             if not ids:
@@ -136,7 +143,9 @@ def reindex(rt: Runtime, batch: int = 500) -> int:
             last = ids[-1]
         session.execute(
             update(OutboxEvent)
-            .where(OutboxEvent.topic == TOPIC, OutboxEvent.done_at.is_(None), OutboxEvent.created_at <= started)
+            .where(
+                OutboxEvent.topic == TOPIC, OutboxEvent.done_at.is_(None), OutboxEvent.created_at <= started
+            )
             .values(done_at=utcnow())
         )
         session.commit()
@@ -147,7 +156,9 @@ def reindex(rt: Runtime, batch: int = 500) -> int:
 def pending_count(session: Session) -> int:
     return int(
         session.execute(
-            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.topic == TOPIC, OutboxEvent.done_at.is_(None))
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.topic == TOPIC, OutboxEvent.done_at.is_(None))
         ).scalar_one()
     )
 

@@ -4,6 +4,7 @@ Only core features are used, so the full image used by docker-compose behaves th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +35,9 @@ BULK_DOCS = 1000
 class OpenSearchBackend:
     name = "opensearch"
 
-    def __init__(self, url: str, index: str, *, user: str = "", password: str = "", timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, index: str, *, user: str = "", password: str = "", timeout: float = 30.0
+    ) -> None:
         from opensearchpy import OpenSearch
 
         auth = (user, password) if user else None
@@ -50,15 +53,17 @@ class OpenSearchBackend:
         except (OSConnectionError, ConnectionTimeout) as exc:
             raise SearchUnavailable(f"OpenSearch unreachable: {type(exc).__name__}") from None
         except TransportError as exc:
-            if isinstance(exc.status_code, int) and exc.status_code >= 500 or exc.status_code == "N/A":
+            if (isinstance(exc.status_code, int) and exc.status_code >= 500) or exc.status_code == "N/A":
                 raise SearchUnavailable(f"OpenSearch error {exc.status_code}") from None
             raise
 
     def ensure_ready(self) -> None:
         exists = self._call(self.client.indices.exists, index=self.index_name)
         if not exists:
-            body = {"settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
-                    "mappings": MAPPING}
+            body = {
+                "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+                "mappings": MAPPING,
+            }
             from opensearchpy.exceptions import RequestError
 
             try:
@@ -70,9 +75,16 @@ class OpenSearchBackend:
     @staticmethod
     def _body(d: SearchDoc) -> dict[str, Any]:
         return {
-            "id": d.id, "msgtime_ms": d.msgtime_ms, "room_id": d.room_id, "sender": d.sender,
-            "msgtype": d.msgtype, "employee_id": d.employee_id, "customer_id": d.customer_id,
-            "department_id": d.department_id, "risk_labels": list(d.risk_labels), "recalled": d.recalled,
+            "id": d.id,
+            "msgtime_ms": d.msgtime_ms,
+            "room_id": d.room_id,
+            "sender": d.sender,
+            "msgtype": d.msgtype,
+            "employee_id": d.employee_id,
+            "customer_id": d.customer_id,
+            "department_id": d.department_id,
+            "risk_labels": list(d.risk_labels),
+            "recalled": d.recalled,
             "tokens": sorted(set(d.tokens)),
         }
 
@@ -81,7 +93,12 @@ class OpenSearchBackend:
             return
         resp = self._call(self.client.bulk, body=b"\n".join(lines) + b"\n")
         if resp.get("errors"):
-            bad = [it for it in resp["items"] for v in it.values() if v.get("status", 200) >= 300 and v.get("status") != 404]
+            bad = [
+                it
+                for it in resp["items"]
+                for v in it.values()
+                if v.get("status", 200) >= 300 and v.get("status") != 404
+            ]
             if bad:
                 first = next(iter(bad[0].values()))
                 status = first.get("status", 0)
@@ -99,7 +116,12 @@ class OpenSearchBackend:
 
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), BULK_DOCS):
-            self._bulk([orjson.dumps({"delete": {"_index": self.index_name, "_id": x}}) for x in ids[i : i + BULK_DOCS]])
+            self._bulk(
+                [
+                    orjson.dumps({"delete": {"_index": self.index_name, "_id": x}})
+                    for x in ids[i : i + BULK_DOCS]
+                ]
+            )
 
     def candidates(
         self, tokens: Sequence[str], filters: SearchFilters, limit: int, after: Cursor | None = None
@@ -114,8 +136,12 @@ class OpenSearchBackend:
         if rng:
             must.append({"range": {"msgtime_ms": rng}})
         for field, values in (
-            ("room_id", f.room_ids), ("sender", f.senders), ("employee_id", f.employee_ids),
-            ("customer_id", f.customer_ids), ("department_id", f.department_ids), ("msgtype", f.msgtypes),
+            ("room_id", f.room_ids),
+            ("sender", f.senders),
+            ("employee_id", f.employee_ids),
+            ("customer_id", f.customer_ids),
+            ("department_id", f.department_ids),
+            ("msgtype", f.msgtypes),
             ("risk_labels", f.risk_labels),
         ):
             if values is not None:
@@ -144,15 +170,11 @@ class OpenSearchBackend:
     def clear(self) -> None:
         from opensearchpy.exceptions import NotFoundError
 
-        try:
+        with contextlib.suppress(NotFoundError):
             self._call(self.client.indices.delete, index=self.index_name)
-        except NotFoundError:
-            pass
 
     def refresh(self) -> None:
         from opensearchpy.exceptions import NotFoundError
 
-        try:
+        with contextlib.suppress(NotFoundError):
             self._call(self.client.indices.refresh, index=self.index_name)
-        except NotFoundError:
-            pass

@@ -45,7 +45,9 @@ def scoped_filters(session: Session, caller: Principal, filters: SearchFilters) 
         return filters
     if caller.scope_department_ids is not None:
         allowed = department_subtree(session, caller.scope_department_ids)
-        wanted = allowed if filters.department_ids is None else tuple(set(allowed) & set(filters.department_ids))
+        wanted = (
+            allowed if filters.department_ids is None else tuple(set(allowed) & set(filters.department_ids))
+        )
         return replace(filters, department_ids=wanted) if wanted else None
     if caller.employee_id is not None:
         return replace(filters, employee_ids=(caller.employee_id,))
@@ -64,7 +66,7 @@ def search(
 ) -> SearchPage:
     """limit=0 returns every hit."""
     require(caller, Action.SEARCH)
-    if limit < 0 or limit > MAX_LIMIT and limit != 0:
+    if limit < 0 or (limit > MAX_LIMIT and limit != 0):
         raise InvalidInput(f"limit must be between 0 and {MAX_LIMIT}")
     query = query.strip()
     if not query:
@@ -84,7 +86,8 @@ def search(
             after = None
             break
         by_id = {
-            m.id: m for m in session.execute(select(Message).where(Message.id.in_([c[1] for c in cands]))).scalars()
+            m.id: m
+            for m in session.execute(select(Message).where(Message.id.in_([c[1] for c in cands]))).scalars()
         }
         msgs = [by_id[c[1]] for c in cands if c[1] in by_id and by_id[c[1]].wrapped_key is not None]
         views = read_content(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import delete, func, insert, literal, select, text, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -45,9 +45,15 @@ class SqlBackend:
                     insert(SearchDocRow),
                     [
                         {
-                            "id": d.id, "msgtime_ms": d.msgtime_ms, "room_id": d.room_id, "sender": d.sender,
-                            "msgtype": d.msgtype, "employee_id": d.employee_id, "customer_id": d.customer_id,
-                            "department_id": d.department_id, "risk_labels": _labels(d.risk_labels),
+                            "id": d.id,
+                            "msgtime_ms": d.msgtime_ms,
+                            "room_id": d.room_id,
+                            "sender": d.sender,
+                            "msgtype": d.msgtype,
+                            "employee_id": d.employee_id,
+                            "customer_id": d.customer_id,
+                            "department_id": d.department_id,
+                            "risk_labels": _labels(d.risk_labels),
                             "recalled": d.recalled,
                         }
                         for d in latest.values()
@@ -87,8 +93,12 @@ class SqlBackend:
         if f.until_ms is not None:
             conds.append(d.msgtime_ms < f.until_ms)
         for col, values in (
-            (d.room_id, f.room_ids), (d.sender, f.senders), (d.employee_id, f.employee_ids),
-            (d.customer_id, f.customer_ids), (d.department_id, f.department_ids), (d.msgtype, f.msgtypes),
+            (d.room_id, f.room_ids),
+            (d.sender, f.senders),
+            (d.employee_id, f.employee_ids),
+            (d.customer_id, f.customer_ids),
+            (d.department_id, f.department_ids),
+            (d.msgtype, f.msgtypes),
         ):
             if values is not None:
                 conds.append(col.in_(list(values)))
@@ -97,7 +107,7 @@ class SqlBackend:
 
             conds.append(or_(*[d.risk_labels.like(f"%|{label}|%") for label in f.risk_labels]))
         if after is not None:
-            conds.append(tuple_(d.msgtime_ms, d.id) < tuple_(after[0], after[1]))
+            conds.append(tuple_(d.msgtime_ms, d.id) < tuple_(literal(after[0]), literal(after[1])))
         q = q.where(*conds).order_by(d.msgtime_ms.desc(), d.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [(int(ms), str(i)) for ms, i in conn.execute(q)]

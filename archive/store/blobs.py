@@ -118,7 +118,9 @@ class MinioBlobStore:
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
             maxsize=10,
         )
-        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http)
+        self.client = Minio(
+            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http
+        )
         self.bucket = bucket
         self.object_lock = object_lock
         self.retention_days = retention_days
@@ -128,7 +130,9 @@ class MinioBlobStore:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket, object_lock=self.object_lock)
         except Exception as exc:
-            raise ServiceUnavailable(f"MinIO bucket {self.bucket} unavailable: {type(exc).__name__}") from None
+            raise ServiceUnavailable(
+                f"MinIO bucket {self.bucket} unavailable: {type(exc).__name__}"
+            ) from None
 
     def put(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> None:
         from minio.commonconfig import COMPLIANCE
@@ -138,9 +142,7 @@ class MinioBlobStore:
         if self.object_lock:
             until = retain_until or (utcnow() + timedelta(days=self.retention_days or 1))
             retention = Retention(COMPLIANCE, until)
-        self.client.put_object(
-            self.bucket, check_key(key), io.BytesIO(data), len(data), retention=retention
-        )
+        self.client.put_object(self.bucket, check_key(key), io.BytesIO(data), len(data), retention=retention)
 
     def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
         from minio.error import S3Error

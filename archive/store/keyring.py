@@ -39,7 +39,9 @@ class Keyring:
 
     @classmethod
     def generate(cls, path: Path | None = None) -> Keyring:
-        return cls(active="k1", keys={"k1": secrets.token_bytes(32)}, index_key=secrets.token_bytes(32), path=path)
+        return cls(
+            active="k1", keys={"k1": secrets.token_bytes(32)}, index_key=secrets.token_bytes(32), path=path
+        )
 
     def add_key(self) -> str:
         """Add a fresh KEK and make it active; old keys stay so existing wrapped keys still open."""
@@ -79,11 +81,21 @@ class Keyring:
         try:
             data = json.loads(path.read_text())
             keys = {k: base64.b64decode(v) for k, v in data["keys"].items()}
-            ring = cls(active=data["active"], keys=keys, index_key=base64.b64decode(data["index_key"]), path=path)
+            ring = cls(
+                active=data["active"], keys=keys, index_key=base64.b64decode(data["index_key"]), path=path
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"keyring {path} is unreadable or malformed: {type(exc).__name__}") from None
-        if ring.active not in ring.keys or any(len(k) != 32 for k in ring.keys.values()) or len(ring.index_key) != 32:
-            raise ConfigurationError(f"keyring {path} is malformed: keys must be 32 bytes and active must exist")
+            raise ConfigurationError(
+                f"keyring {path} is unreadable or malformed: {type(exc).__name__}"
+            ) from None
+        if (
+            ring.active not in ring.keys
+            or any(len(k) != 32 for k in ring.keys.values())
+            or len(ring.index_key) != 32
+        ):
+            raise ConfigurationError(
+                f"keyring {path} is malformed: keys must be 32 bytes and active must exist"
+            )
         return ring
 
     @classmethod

@@ -39,7 +39,9 @@ class VerifyReport:
         }
 
 
-def _sample_ids(session: Session, model: type[Message] | type[Segment], col: object, n: int | None) -> list[str]:
+def _sample_ids(
+    session: Session, model: type[Message] | type[Segment], col: object, n: int | None
+) -> list[str]:
     total = session.execute(select(func.count()).select_from(model)).scalar_one()
     ids = list(session.execute(select(col)).scalars())  # type: ignore[call-overload]
     if n is None or n >= total:

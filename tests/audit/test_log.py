@@ -31,7 +31,10 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]
 
 
 def _fill(session: Session, n: int = 5) -> list[AccessAudit]:
-    rows = [log.append(session, actor=f"u{i}", action="content.read", target_ids=[f"m{i}"], query="q") for i in range(n)]
+    rows = [
+        log.append(session, actor=f"u{i}", action="content.read", target_ids=[f"m{i}"], query="q")
+        for i in range(n)
+    ]
     session.commit()
     return rows
 

@@ -37,7 +37,9 @@ def test_import_builds_tree_and_supervisors(db: sessionmaker[Session]) -> None:
         zm = s.execute(select(Employee).where(Employee.userid == "zhoumin")).scalar_one()
         boss = s.get(Employee, zm.supervisor_id)
         assert boss is not None and boss.userid == "chenhao" and zm.department_id == shop.id
-        assert s.execute(select(Customer.name).where(Customer.external_id == "wmABC")).scalar_one() == "王女士"
+        assert (
+            s.execute(select(Customer.name).where(Customer.external_id == "wmABC")).scalar_one() == "王女士"
+        )
 
 
 def test_reimport_is_an_update(db: sessionmaker[Session]) -> None:
@@ -58,9 +60,22 @@ def test_archived_messages_are_rescoped_and_reindexed(db: sessionmaker[Session])
         room = Room(source="wecom", source_room_id="single:x", kind="single")
         s.add_all([emp, room])
         s.flush()
-        s.add(Message(source="wecom", source_msgid="m1", room_id=room.id, sender="zhoumin", employee_id=emp.id,
-                      msgtime=utcnow(), msgtype="text", blob_key="k", blob_offset=0, blob_length=1, key_id="k1",
-                      content_sha256="0"))
+        s.add(
+            Message(
+                source="wecom",
+                source_msgid="m1",
+                room_id=room.id,
+                sender="zhoumin",
+                employee_id=emp.id,
+                msgtime=utcnow(),
+                msgtype="text",
+                blob_key="k",
+                blob_offset=0,
+                blob_length=1,
+                key_id="k1",
+                content_sha256="0",
+            )
+        )
     with db.begin() as s:
         result = import_directory(s, operator(), parse_directory(DIRECTORY))
         assert result.messages_rescoped == 1

@@ -25,7 +25,7 @@ from archive.store.verify import verify
 from tests.helpers import ROOT, dispose_runtime
 
 sys.path.insert(0, str(ROOT))
-from benchmarks.gen_wecom import generate  # noqa: E402
+from benchmarks.gen_wecom import generate
 
 
 def _file(tmp_path: Path, n: int, bad_every: int) -> tuple[Path, set[str], int]:
@@ -78,8 +78,9 @@ def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str
     final = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=600)
     assert final.returncode == 0, final.stderr.decode()[-2000:]
     assert kills >= 3  # the file is big enough that most runs were really interrupted
-    rt = Runtime.from_settings(Settings(**{k[len("CHATVAULT_"):].lower(): v for k, v in env.items()
-                                         if k.startswith("CHATVAULT_")}))
+    rt = Runtime.from_settings(
+        Settings(**{k[len("CHATVAULT_") :].lower(): v for k, v in env.items() if k.startswith("CHATVAULT_")})
+    )
     upgrade(rt.engine)
     try:
         with rt.sessions() as s:

@@ -36,7 +36,10 @@ def test_sample_imports_whole(runtime: Runtime) -> None:
     assert s.recalled == 4 and not s.unknown_msgtypes
     with runtime.sessions() as session:
         assert session.execute(select(func.count()).select_from(Message)).scalar_one() == 159
-        assert session.execute(select(func.count()).select_from(Message).where(Message.recalled)).scalar_one() == 4
+        assert (
+            session.execute(select(func.count()).select_from(Message).where(Message.recalled)).scalar_one()
+            == 4
+        )
 
 
 def test_every_record_round_trips(runtime: Runtime) -> None:
@@ -79,7 +82,19 @@ def test_search_equals_brute_force(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         msgs = session.execute(select(Message)).scalars().all()
         corpus = {m.id: record_text(m.source, orjson.loads(p)) for m, p in reader.open_many(msgs)}
-        queries = ["支付宝", "的", "退款", "12315", "王姐", "水光", "pdf", "XLSX", "禾悦", "不存在的词语", "，"]
+        queries = [
+            "支付宝",
+            "的",
+            "退款",
+            "12315",
+            "王姐",
+            "水光",
+            "pdf",
+            "XLSX",
+            "禾悦",
+            "不存在的词语",
+            "，",
+        ]
         for text in list(corpus.values())[::17]:
             if len(text) >= 6:
                 queries.append(text[2:6])
@@ -128,17 +143,36 @@ def test_bad_lines_are_quarantined_and_neighbours_kept(runtime: Runtime, tmp_pat
         # the raw bytes are kept, encrypted like a message
         first = rows[1]
         raw = runtime.envelope.open(
-            first.id, runtime.blobs.get(first.blob_key, first.blob_offset, first.blob_length), first.wrapped_key, first.key_id
+            first.id,
+            runtime.blobs.get(first.blob_key, first.blob_offset, first.blob_length),
+            first.wrapped_key,
+            first.key_id,
         )
         assert raw == bad[1]
 
 
 def test_recall_before_original_is_reconciled(embedded_runtime: Runtime, tmp_path: Path) -> None:
     rt = embedded_runtime
-    original = {"msgid": "m-orig", "action": "send", "from": "zhoumin", "tolist": ["wmCUSTOMER1"], "roomid": "",
-                "msgtime": 1715000000000, "msgtype": "text", "text": {"content": "先发的内容"}}
-    recall = {"msgid": "m-recall", "action": "recall", "from": "zhoumin", "tolist": ["wmCUSTOMER1"], "roomid": "",
-              "msgtime": 1715000035000, "msgtype": "revoke", "revoke": {"pre_msgid": "m-orig"}}
+    original = {
+        "msgid": "m-orig",
+        "action": "send",
+        "from": "zhoumin",
+        "tolist": ["wmCUSTOMER1"],
+        "roomid": "",
+        "msgtime": 1715000000000,
+        "msgtype": "text",
+        "text": {"content": "先发的内容"},
+    }
+    recall = {
+        "msgid": "m-recall",
+        "action": "recall",
+        "from": "zhoumin",
+        "tolist": ["wmCUSTOMER1"],
+        "roomid": "",
+        "msgtime": 1715000035000,
+        "msgtype": "revoke",
+        "revoke": {"pre_msgid": "m-orig"},
+    }
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_text(json.dumps(recall) + "\n")
     second.write_text(json.dumps(original) + "\n")
@@ -153,7 +187,11 @@ def test_recall_before_original_is_reconciled(embedded_runtime: Runtime, tmp_pat
 def test_consent_state_follows_the_latest_decision(embedded_runtime: Runtime, tmp_path: Path) -> None:
     """The sample's customer first disagrees, later agrees: the latest decision and its time win, also when
     the records arrive out of order."""
-    lines = [ln for ln in SAMPLE.read_bytes().splitlines() if b'"msgtype":"agree"' in ln or b'"msgtype":"disagree"' in ln]
+    lines = [
+        ln
+        for ln in SAMPLE.read_bytes().splitlines()
+        if b'"msgtype":"agree"' in ln or b'"msgtype":"disagree"' in ln
+    ]
     disagree = next(ln for ln in lines if b"disagree" in ln)
     cust = json.loads(disagree)["from"]
     later_agree = next(ln for ln in lines if b'"agree"' in ln and cust.encode() in ln)
@@ -169,7 +207,10 @@ def test_consent_state_follows_the_latest_decision(embedded_runtime: Runtime, tm
     with embedded_runtime.sessions() as session:
         row = session.execute(select(Customer).where(Customer.external_id == cust)).scalar_one()
         assert row.consent_state == "agree"
-        assert row.consent_at is not None and int(aware(row.consent_at).timestamp() * 1000) == json.loads(later_agree)["msgtime"]
+        assert (
+            row.consent_at is not None
+            and int(aware(row.consent_at).timestamp() * 1000) == json.loads(later_agree)["msgtime"]
+        )
 
 
 def test_tampered_ciphertext_is_rejected(runtime: Runtime) -> None:

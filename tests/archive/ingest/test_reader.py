@@ -196,7 +196,7 @@ line_bodies = st.one_of(
 
 def _model(data: bytes, max_line_bytes: int) -> list[tuple[int, int, bytes | None, str | None]]:
     """What iter_lines must produce, computed the simple way (whole file in memory)."""
-    out = []
+    out: list[tuple[int, int, bytes | None, str | None]] = []
     pos = 0
     no = 0
     while pos < len(data):

@@ -25,11 +25,34 @@ MEDIA = ROOT / "examples" / "wecom" / "media"
 
 # README.md's count table: msgtype → lines in the file.
 SAMPLE_COUNTS = {
-    "text": 103, "image": 8, "revoke": 4, "agree": 2, "disagree": 1, "voice": 3, "video": 1, "card": 3,
-    "location": 2, "emotion": 2, "file": 4, "link": 2, "weapp": 3, "chatrecord": 2, "todo": 1, "vote": 3,
-    "collect": 1, "redpacket": 1, "meeting": 3, "docmsg": 2, "markdown": 2, "news": 1, "calendar": 2,
-    "mixed": 2, "meeting_voice_call": 1, "voip_doc_share": 1, "switch": 1,
-}  # fmt: skip
+    "text": 103,
+    "image": 8,
+    "revoke": 4,
+    "agree": 2,
+    "disagree": 1,
+    "voice": 3,
+    "video": 1,
+    "card": 3,
+    "location": 2,
+    "emotion": 2,
+    "file": 4,
+    "link": 2,
+    "weapp": 3,
+    "chatrecord": 2,
+    "todo": 1,
+    "vote": 3,
+    "collect": 1,
+    "redpacket": 1,
+    "meeting": 3,
+    "docmsg": 2,
+    "markdown": 2,
+    "news": 1,
+    "calendar": 2,
+    "mixed": 2,
+    "meeting_voice_call": 1,
+    "voip_doc_share": 1,
+    "switch": 1,
+}
 
 
 def sample_lines() -> list[bytes]:
@@ -137,8 +160,12 @@ def test_mixed_text_and_image_media() -> None:
     rec = by_line(25)
     assert rec.text == "这是本月的活动海报，您可以看下～"
     (ref,) = rec.media
-    assert (ref.kind, ref.md5sum, ref.size, ref.path) == ("image", "8176189184cb81ed15c6ac126adbd582", 413,
-                                                         "mixed.item[1].content")  # fmt: skip
+    assert (ref.kind, ref.md5sum, ref.size, ref.path) == (
+        "image",
+        "8176189184cb81ed15c6ac126adbd582",
+        413,
+        "mixed.item[1].content",
+    )
     assert "敏感肌推荐这款纯物理防晒" in by_line(150).text and by_line(150).media[0].kind == "image"
 
 
@@ -151,7 +178,15 @@ def test_vote_title_and_items() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        (5, ["本周三会员日｜全场家电9折", "到店再领小礼品", "AP600空气净化器 新品上市", "https://www.example.com/heyue/ap600"]),
+        (
+            5,
+            [
+                "本周三会员日｜全场家电9折",
+                "到店再领小礼品",
+                "AP600空气净化器 新品上市",
+                "https://www.example.com/heyue/ap600",
+            ],
+        ),
         (30, ["禾悦美学(文三路店)", "浙江省杭州市西湖区文三路示例大厦1楼"]),
         (34, ["夏季防晒与修护沙龙", "3楼沙龙区", "会员可带一位朋友"]),
         (46, ["禾悦优选｜AP600空气净化器 到店同价", "会员专享价，支持开票", "禾悦优选商城"]),
@@ -189,8 +224,15 @@ def test_media_refs_match_the_media_files() -> None:
     refs = {ref.sdkfileid: ref for _, rec in sample() for ref in rec.media}
     assert set(refs) == {p.name for p in MEDIA.iterdir()}
     kinds = Counter(ref.kind for ref in refs.values())
-    assert kinds == {"image": 9, "voice": 3, "file": 4, "emotion": 2, "video": 1,
-                     "meeting_voice_call": 1, "voip_doc_share": 1}  # fmt: skip
+    assert kinds == {
+        "image": 9,
+        "voice": 3,
+        "file": 4,
+        "emotion": 2,
+        "video": 1,
+        "meeting_voice_call": 1,
+        "voip_doc_share": 1,
+    }
     for ref in refs.values():
         data = (MEDIA / ref.sdkfileid).read_bytes()
         if ref.kind == "meeting_voice_call":
@@ -229,10 +271,19 @@ def test_disagree_uses_disagree_time() -> None:
 
 def test_switch_record() -> None:
     rec = by_line(140)
-    assert (rec.action, rec.msgtype, rec.sender, rec.msgtime_ms) == ("switch", "switch", "sunjie", 1715694018986)
+    assert (rec.action, rec.msgtype, rec.sender, rec.msgtime_ms) == (
+        "switch",
+        "switch",
+        "sunjie",
+        1715694018986,
+    )
     assert (rec.tolist, rec.roomid, rec.text, rec.media) == ((), "", "", ())
-    assert orjson.loads(rec.canonical) == {"msgid": "776465510765001489257", "action": "switch",
-                                           "time": 1715694018986, "user": "sunjie"}  # fmt: skip
+    assert orjson.loads(rec.canonical) == {
+        "msgid": "776465510765001489257",
+        "action": "switch",
+        "time": 1715694018986,
+        "user": "sunjie",
+    }
 
 
 def test_switch_needs_user_and_time() -> None:
@@ -251,9 +302,20 @@ def test_meeting_voice_call_has_no_roomid() -> None:
 
 
 def test_unknown_msgtype_is_kept_with_best_effort_text() -> None:
-    rec = parse_wecom(base(msgtype="hologram", text=None,
-                           hologram={"caption": "新品发布", "nested": {"note": "限时"}, "userid": "zhoumin",
-                                     "sdkfileid": "SDK1", "md5sum": "0" * 32, "filesize": "12"}))  # fmt: skip
+    rec = parse_wecom(
+        base(
+            msgtype="hologram",
+            text=None,
+            hologram={
+                "caption": "新品发布",
+                "nested": {"note": "限时"},
+                "userid": "zhoumin",
+                "sdkfileid": "SDK1",
+                "md5sum": "0" * 32,
+                "filesize": "12",
+            },
+        )
+    )
     assert not rec.known_type and rec.msgtype == "hologram"
     assert rec.text.splitlines() == ["新品发布", "限时"]
     assert [(m.kind, m.size, m.path) for m in rec.media] == [("hologram", 12, "hologram")]
@@ -264,8 +326,12 @@ def test_unknown_msgtype_is_kept_with_best_effort_text() -> None:
 
 
 def test_vote_accepts_a_nested_vote_object() -> None:
-    rec = parse_wecom(base(msgtype="vote", vote={"votetitle": "选哪天", "voteitem": ["周一", "周二"],
-                                                  "votetype": 101, "voteid": "v1"}))  # fmt: skip
+    rec = parse_wecom(
+        base(
+            msgtype="vote",
+            vote={"votetitle": "选哪天", "voteitem": ["周一", "周二"], "votetype": 101, "voteid": "v1"},
+        )
+    )
     assert rec.text.splitlines() == ["选哪天", "周一", "周二"]
     # a re-serialiser that writes every payload key, null when unused
     rec = parse_wecom(base(msgtype="vote", vote=None, votetitle="选哪天", voteitem=["周一"]))
@@ -275,7 +341,9 @@ def test_vote_accepts_a_nested_vote_object() -> None:
 def test_external_redpacket_and_sphfeed() -> None:
     rec = parse_wecom(base(msgtype="external_redpacket", redpacket={"type": 1, "wish": "恭喜发财"}))
     assert rec.known_type and rec.text == "恭喜发财"
-    rec = parse_wecom(base(msgtype="sphfeed", sphfeed={"feed_type": 4, "sph_name": "禾悦生活", "feed_desc": "新店开业"}))
+    rec = parse_wecom(
+        base(msgtype="sphfeed", sphfeed={"feed_type": 4, "sph_name": "禾悦生活", "feed_desc": "新店开业"})
+    )
     assert rec.known_type and rec.text.splitlines() == ["禾悦生活", "新店开业"]
 
 
@@ -285,26 +353,52 @@ def test_payload_under_the_msgtype_name_is_accepted() -> None:
 
 
 def _chatrecord_item(kind: str, payload: Any, **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "msgtime": 1714618992, "content": json.dumps(payload, ensure_ascii=False),
-            "from_chatroom": False, **extra}  # fmt: skip
+    return {
+        "type": kind,
+        "msgtime": 1714618992,
+        "content": json.dumps(payload, ensure_ascii=False),
+        "from_chatroom": False,
+        **extra,
+    }
 
 
 def test_chatrecord_with_every_item_kind_and_nested_chatrecords() -> None:
-    inner = {"title": "内层记录", "item": [
-        _chatrecord_item("ChatRecordText", {"content": "内层文字"}),
-        _chatrecord_item("ChatRecordImage", {"md5sum": "a" * 32, "filesize": 10, "sdkfileid": "IMG2"}),
-    ]}  # fmt: skip
-    items = [
+    inner = {
+        "title": "内层记录",
+        "item": [
+            _chatrecord_item("ChatRecordText", {"content": "内层文字"}),
+            _chatrecord_item("ChatRecordImage", {"md5sum": "a" * 32, "filesize": 10, "sdkfileid": "IMG2"}),
+        ],
+    }
+    items: list[Any] = [
         _chatrecord_item("ChatRecordText", {"content": "第一句"}),
-        _chatrecord_item("ChatRecordFile", {"md5sum": "b" * 32, "filename": "合同.pdf", "fileext": "pdf",
-                                            "filesize": "2048", "sdkfileid": "FILE1"}),  # fmt: skip
-        _chatrecord_item("ChatRecordLink", {"title": "链接标题", "description": "链接描述",
-                                            "link_url": "https://example.com/a"}),  # fmt: skip
+        _chatrecord_item(
+            "ChatRecordFile",
+            {
+                "md5sum": "b" * 32,
+                "filename": "合同.pdf",
+                "fileext": "pdf",
+                "filesize": "2048",
+                "sdkfileid": "FILE1",
+            },
+        ),
+        _chatrecord_item(
+            "ChatRecordLink",
+            {"title": "链接标题", "description": "链接描述", "link_url": "https://example.com/a"},
+        ),
         _chatrecord_item("ChatRecordLocation", {"title": "门店", "address": "文三路"}),
-        _chatrecord_item("ChatRecordMixed", {"item": [
-            {"type": "text", "content": json.dumps({"content": "混合文字"}, ensure_ascii=False)},
-            {"type": "image", "content": json.dumps({"md5sum": "", "filesize": 5, "sdkfileid": "IMG3"})},
-        ]}),  # fmt: skip
+        _chatrecord_item(
+            "ChatRecordMixed",
+            {
+                "item": [
+                    {"type": "text", "content": json.dumps({"content": "混合文字"}, ensure_ascii=False)},
+                    {
+                        "type": "image",
+                        "content": json.dumps({"md5sum": "", "filesize": 5, "sdkfileid": "IMG3"}),
+                    },
+                ]
+            },
+        ),
         _chatrecord_item("chatrecord", inner),
         _chatrecord_item("ChatRecordVideo", {"md5sum": "c" * 32, "filesize": 9, "sdkfileid": "VID1"}),
         {"type": "ChatRecordText", "content": "not json at all"},
@@ -312,11 +406,27 @@ def test_chatrecord_with_every_item_kind_and_nested_chatrecords() -> None:
         "not an item",
     ]
     rec = parse_wecom(base(msgtype="chatrecord", text=None, chatrecord={"title": "外层记录", "item": items}))
-    for part in ["外层记录", "第一句", "合同.pdf", "链接标题", "链接描述", "https://example.com/a", "门店",
-                 "文三路", "混合文字", "内层记录", "内层文字", "not json at all"]:  # fmt: skip
+    for part in [
+        "外层记录",
+        "第一句",
+        "合同.pdf",
+        "链接标题",
+        "链接描述",
+        "https://example.com/a",
+        "门店",
+        "文三路",
+        "混合文字",
+        "内层记录",
+        "内层文字",
+        "not json at all",
+    ]:
         assert part in rec.text
     media = {m.sdkfileid: m for m in rec.media}
-    assert media["FILE1"].kind == "file" and media["FILE1"].filename == "合同.pdf" and media["FILE1"].size == 2048
+    assert (
+        media["FILE1"].kind == "file"
+        and media["FILE1"].filename == "合同.pdf"
+        and media["FILE1"].size == 2048
+    )
     assert media["FILE1"].path == "chatrecord.item[1].content"
     assert media["IMG3"].path == "chatrecord.item[4].content.item[1].content" and media["IMG3"].md5sum is None
     assert media["IMG2"].path == "chatrecord.item[5].content.item[1].content"
@@ -325,36 +435,75 @@ def test_chatrecord_with_every_item_kind_and_nested_chatrecords() -> None:
 
 
 def test_deeply_nested_chatrecords_stop_at_the_nesting_cap() -> None:
+    # As JSON strings each level doubles the escaping, so a line cap bounds real nesting; decoded
+    # (dict) contents have no such bound, hence the parser's own cap.
     payload: dict[str, Any] = {"title": "level-0", "item": []}
     for level in range(1, 40):
-        payload = {"title": f"level-{level}", "item": [_chatrecord_item("chatrecord", payload)]}
+        payload = {"title": f"level-{level}", "item": [{"type": "chatrecord", "content": payload}]}
     rec = parse_wecom(base(msgtype="chatrecord", chatrecord=payload))
     titles = rec.text.splitlines()
     assert titles[0] == "level-39" and len(titles) == MAX_NESTING + 1
 
 
 def test_mixed_items_may_be_already_decoded() -> None:
-    rec = parse_wecom(base(msgtype="mixed", mixed={"item": [
-        {"type": "text", "content": {"content": "已解码"}},
-        {"type": "emotion", "content": {"type": 1, "imagesize": 30, "md5sum": "d" * 32, "sdkfileid": "EMO1"}},
-        {"type": "file", "content": json.dumps({"filename": "a.xlsx", "filesize": 3, "sdkfileid": "F9"})},
-        {"type": "sticker3d", "content": json.dumps({"caption": "新表情", "sdkfileid": "S3"})},
-    ]}))  # fmt: skip
+    rec = parse_wecom(
+        base(
+            msgtype="mixed",
+            mixed={
+                "item": [
+                    {"type": "text", "content": {"content": "已解码"}},
+                    {
+                        "type": "emotion",
+                        "content": {"type": 1, "imagesize": 30, "md5sum": "d" * 32, "sdkfileid": "EMO1"},
+                    },
+                    {
+                        "type": "file",
+                        "content": json.dumps({"filename": "a.xlsx", "filesize": 3, "sdkfileid": "F9"}),
+                    },
+                    {"type": "sticker3d", "content": json.dumps({"caption": "新表情", "sdkfileid": "S3"})},
+                ]
+            },
+        )
+    )
     assert rec.text.splitlines() == ["已解码", "a.xlsx", "新表情"]
     assert [(m.kind, m.path) for m in rec.media] == [
-        ("emotion", "mixed.item[1].content"), ("file", "mixed.item[2].content"), ("sticker3d", "mixed.item[3].content"),
-    ]  # fmt: skip
+        ("emotion", "mixed.item[1].content"),
+        ("file", "mixed.item[2].content"),
+        ("sticker3d", "mixed.item[3].content"),
+    ]
 
 
 def test_vendor_reserialisation_with_strings_and_null_payload_keys() -> None:
     """The shape a SCRM vendor pushes: numbers as strings, every payload key present and null except
     the one in use, tolist as a plain string, extra fields."""
-    obj = {"id": None, "corpid": "wwCORP", "msgid": "4538_1691386670520_external", "seq": "25825",
-           "action": "send", "from": "wmCUSTOMER", "from_avatar": None, "roomid": "", "tolist": "WangDaKeAi",
-           "msgtime": "1691386666454", "msgtype": "file", "content": "", "user": None, "time": None,
-           "text": None, "image": None, "vote": None, "is_grp": "false",
-           "file": {"sdkfileid": "CoME+/x==", "md5sum": "dba562ac49757cbb9b9079d686076a87",
-                    "filename": "8.7预开票差额.xls", "fileext": "xls", "filesize": "32768", "attachment": None}}  # fmt: skip
+    obj = {
+        "id": None,
+        "corpid": "wwCORP",
+        "msgid": "4538_1691386670520_external",
+        "seq": "25825",
+        "action": "send",
+        "from": "wmCUSTOMER",
+        "from_avatar": None,
+        "roomid": "",
+        "tolist": "WangDaKeAi",
+        "msgtime": "1691386666454",
+        "msgtype": "file",
+        "content": "",
+        "user": None,
+        "time": None,
+        "text": None,
+        "image": None,
+        "vote": None,
+        "is_grp": "false",
+        "file": {
+            "sdkfileid": "CoME+/x==",
+            "md5sum": "dba562ac49757cbb9b9079d686076a87",
+            "filename": "8.7预开票差额.xls",
+            "fileext": "xls",
+            "filesize": "32768",
+            "attachment": None,
+        },
+    }
     rec = parse_wecom(obj)
     assert (rec.seq, rec.msgtime_ms, rec.tolist) == (25825, 1691386666454, ("WangDaKeAi",))
     assert rec.text == "8.7预开票差额.xls"
@@ -383,7 +532,13 @@ def test_seq_wrapper_errors() -> None:
     assert reason({"seq": -1, **inner}) == "out_of_range:seq"
     assert reason({"seq": 1, "msg": [inner]}) == "wrong_type:msg"
     assert reason({"seq": 1, "msg": "{not json"}) == "invalid_json:msg"
-    envelope = {"seq": 196, "msgid": "CAQQ", "publickey_ver": 3, "encrypt_random_key": "k", "encrypt_chat_msg": "c"}
+    envelope = {
+        "seq": 196,
+        "msgid": "CAQQ",
+        "publickey_ver": 3,
+        "encrypt_random_key": "k",
+        "encrypt_chat_msg": "c",
+    }
     assert reason(envelope) == "not_decrypted"
 
 
@@ -392,7 +547,9 @@ def test_tolerated_variations() -> None:
     assert (rec.msgtime_ms, rec.roomid, rec.tolist) == (1715000000000, "", ())
     assert parse_wecom(base(msgtime=1715000000)).msgtime_ms == 1715000000000  # seconds, by magnitude
     assert parse_wecom(base(msgtime=1715000000000.0)).msgtime_ms == 1715000000000
-    rec = parse_wecom({k: v for k, v in base(msgtype="revoke", revoke={"pre_msgid": "m0"}).items() if k != "action"})
+    rec = parse_wecom(
+        {k: v for k, v in base(msgtype="revoke", revoke={"pre_msgid": "m0"}).items() if k != "action"}
+    )
     assert rec.action == "recall" and rec.recall_target == "m0"
     assert parse_wecom(base(msgtype="revoke", revoke={})).recall_target is None
     assert parse_wecom(base(text={"content": 12345})).text == "12345"
@@ -433,7 +590,10 @@ def test_tolerated_variations() -> None:
         ({"msgtype": "docmsg", "doc": None}, "null_payload:doc"),
         ({"msgtype": "revoke", "revoke": {"pre_msgid": "p" * 257}}, "too_long:revoke.pre_msgid"),
         ({"msgtype": "agree", "agree": {"userid": 5}}, "wrong_type:agree.userid"),
-        ({"msgtype": "agree", "agree": {"userid": "wm", "agree_time": "soon"}}, "wrong_type:agree.agree_time"),
+        (
+            {"msgtype": "agree", "agree": {"userid": "wm", "agree_time": "soon"}},
+            "wrong_type:agree.agree_time",
+        ),
     ],
 )
 def test_bad_records_are_rejected_with_a_reason(change: dict[str, Any], expected: str) -> None:
@@ -455,8 +615,12 @@ def test_not_an_object_and_not_canonical() -> None:
 # ---------------------------------------------------------------------------------------------------
 # Properties: whatever the input, the outcome is a record or InvalidRecord, never another exception.
 
-json_scalar = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(
-    max_size=10
+json_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=10)
 )
 json_value = st.recursive(
     json_scalar,
@@ -464,10 +628,34 @@ json_value = st.recursive(
     max_leaves=20,
 )
 field_names = st.sampled_from(
-    ["msgid", "action", "from", "tolist", "roomid", "msgtime", "msgtype", "seq", "msg", "time", "user",
-     "text", "image", "revoke", "agree", "disagree", "vote", "votetitle", "voteitem", "chatrecord", "mixed",
-     "info", "doc", "file", "meeting_voice_call"]
-)  # fmt: skip
+    [
+        "msgid",
+        "action",
+        "from",
+        "tolist",
+        "roomid",
+        "msgtime",
+        "msgtype",
+        "seq",
+        "msg",
+        "time",
+        "user",
+        "text",
+        "image",
+        "revoke",
+        "agree",
+        "disagree",
+        "vote",
+        "votetitle",
+        "voteitem",
+        "chatrecord",
+        "mixed",
+        "info",
+        "doc",
+        "file",
+        "meeting_voice_call",
+    ]
+)
 
 
 def _outcome(obj: Any) -> None:
@@ -503,7 +691,9 @@ def test_mutated_sample_records_never_crash(line: int, key: str, value: Any, dro
 
 
 @settings(max_examples=100, deadline=None)
-@given(content=st.text(max_size=30), kind=st.sampled_from(["text", "image", "file", "chatrecord", "mixed", "x"]))
+@given(
+    content=st.text(max_size=30), kind=st.sampled_from(["text", "image", "file", "chatrecord", "mixed", "x"])
+)
 def test_arbitrary_nested_item_content_never_crashes(content: str, kind: str) -> None:
     _outcome(base(msgtype="mixed", mixed={"item": [{"type": kind, "content": content}]}))
     _outcome(base(msgtype="chatrecord", chatrecord={"item": [{"type": kind, "content": content}]}))

@@ -27,7 +27,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if state.fail_next:
                 state.fail_next -= 1
@@ -51,8 +51,19 @@ def test_webhook_retries_until_accepted(db: sessionmaker[Session], receiver: tup
     state, url = receiver
     settings = Settings(notify_webhook_url=url)
     with db.begin() as s:
-        s.add(OutboxEvent(topic="notify", payload={"alert_id": "a1", "tier": 3, "category": "side_dealing",
-                                                   "rule": "r", "room_id": 1, "audience": "compliance"}))
+        s.add(
+            OutboxEvent(
+                topic="notify",
+                payload={
+                    "alert_id": "a1",
+                    "tier": 3,
+                    "category": "side_dealing",
+                    "rule": "r",
+                    "room_id": 1,
+                    "audience": "compliance",
+                },
+            )
+        )
     assert deliver_pending(db, settings) == (0, 1)
     assert deliver_pending(db, settings) == (0, 0)  # backing off: not due yet
     with db.begin() as s:

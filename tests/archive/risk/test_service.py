@@ -53,8 +53,12 @@ def test_dedupe_within_window(db: sessionmaker[Session]) -> None:
     with db() as s:
         room, emp, _ = _setup(s)
         a = service.record_findings(s, _origin(room, emp, "m1"), [F("abuse", 1, "abuse.insult")])
-        b = service.record_findings(s, _origin(room, emp, "m2", timedelta(hours=2)), [F("abuse", 1, "abuse.insult")])
-        c = service.record_findings(s, _origin(room, emp, "m3", timedelta(days=3)), [F("abuse", 1, "abuse.insult")])
+        b = service.record_findings(
+            s, _origin(room, emp, "m2", timedelta(hours=2)), [F("abuse", 1, "abuse.insult")]
+        )
+        c = service.record_findings(
+            s, _origin(room, emp, "m3", timedelta(days=3)), [F("abuse", 1, "abuse.insult")]
+        )
         s.commit()
         assert a[0].id == b[0].id != c[0].id
         assert a[0].message_ids == ["m1", "m2"] and a[0].hits == 2
@@ -114,7 +118,10 @@ def test_workflow_transitions(db: sessionmaker[Session]) -> None:
         s.commit()
         hist = service.history(s, reviewer(), alert.id)
         assert [(h.from_status, h.to_status) for h in hist] == [
-            (None, "open"), ("open", "claimed"), ("claimed", "escalated"), ("escalated", "resolved")
+            (None, "open"),
+            ("open", "claimed"),
+            ("claimed", "escalated"),
+            ("escalated", "resolved"),
         ]
         assert hist[1].actor == "officer" and hist[3].note == "warned employee"
 
@@ -135,7 +142,7 @@ def test_queue_order_and_permissions(db: sessionmaker[Session]) -> None:
 
 def test_precision_report(db: sessionmaker[Session]) -> None:
     with db() as s:
-        room, emp, _ = _setup(s)
+        _room, emp, _ = _setup(s)
         ids = []
         for i in range(4):
             r = Room(source="wecom", source_room_id=f"g{i}", kind="group")
@@ -158,8 +165,21 @@ def test_sampling_only_takes_unflagged_rooms(db: sessionmaker[Session]) -> None:
         s.add(quiet)
         s.flush()
         for r, mid in ((room, "a"), (quiet, "b")):
-            s.add(Message(source="wecom", source_msgid=mid, room_id=r.id, sender="seller", msgtime=T0,
-                          msgtype="text", blob_key="k", blob_offset=0, blob_length=1, key_id="k1", content_sha256="0"))
+            s.add(
+                Message(
+                    source="wecom",
+                    source_msgid=mid,
+                    room_id=r.id,
+                    sender="seller",
+                    msgtime=T0,
+                    msgtype="text",
+                    blob_key="k",
+                    blob_offset=0,
+                    blob_length=1,
+                    key_id="k1",
+                    content_sha256="0",
+                )
+            )
         service.record_findings(s, _origin(room, emp, "a"), [F("abuse", 1, "abuse.x")])
         s.flush()
         sampled = service.sample_unflagged(s, rate=1.0, since=T0 - timedelta(days=1), rng=random.Random(1))

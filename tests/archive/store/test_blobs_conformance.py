@@ -95,8 +95,12 @@ def test_object_lock_blocks_delete_and_overwrite(minio_conf: dict[str, str]) -> 
     from minio.error import S3Error
 
     store = MinioBlobStore(
-        minio_conf["endpoint"], minio_conf["access_key"], minio_conf["secret_key"], minio_conf["bucket"],
-        object_lock=True, retention_days=1,
+        minio_conf["endpoint"],
+        minio_conf["access_key"],
+        minio_conf["secret_key"],
+        minio_conf["bucket"],
+        object_lock=True,
+        retention_days=1,
     )
     store.ensure_ready()
     store.put("locked/seg1.seg", b"evidence", retain_until=utcnow() + timedelta(days=1))
