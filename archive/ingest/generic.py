@@ -132,6 +132,7 @@ def validate_generic(obj: dict[str, Any]) -> GenericMessage:
 def parse_generic(obj: dict[str, Any]) -> ParsedRecord:
     """Validate one generic record and turn it into a ParsedRecord; InvalidRecord says what is wrong."""
     msg = validate_generic(obj)
+    canonical = canonical_json(obj)
     attachments = msg.attachments or []
     parts = [msg.text or ""] + [a.name for a in attachments]
     media = tuple(
@@ -160,7 +161,7 @@ def parse_generic(obj: dict[str, Any]) -> ParsedRecord:
         media=media,
         recall_target=None,
         consent=None,
-        canonical=canonical_json(obj),
+        canonical=canonical,
         known_type=True,
         sender_role=msg.sender_role,
     )

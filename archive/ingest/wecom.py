@@ -68,7 +68,7 @@ _LOOSE_MAX_DEPTH = 16
 _LOOSE_MAX_STRINGS = 256
 _LOOSE_SKIP = frozenset({"md5sum", "fileext", "picurl", "image_url", "thumb_url", "thumburl"})
 
-_DIGITS = re.compile(r"\s*\d+\s*")
+_DIGITS = re.compile(r"\s*[0-9]{1,19}\s*")  # ASCII digits only, and short enough for int()
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
 # WeCom markdown colours text with <font color=…>; the reader sees the words, so search should too.
 _FONT_TAG = re.compile(r"</?font\b[^>]*>", re.IGNORECASE)
@@ -537,11 +537,12 @@ def parse_wecom(obj: dict[str, Any]) -> ParsedRecord:
     an unknown msgtype is kept (known_type=False) with best-effort text, never an error."""
     if not isinstance(obj, dict):
         raise InvalidRecord("not_object")
+    canonical = canonical_json(obj)  # first: it also refuses values no field reader should meet (NaN, huge ints)
     seq, rec = _unwrap(obj)
     msgid = _id(rec.get("msgid"), "msgid", MAX_MSGID)
     action_value = rec.get("action")
     if action_value == "switch":
-        return _switch(rec, msgid, seq, canonical_json(obj))
+        return _switch(rec, msgid, seq, canonical)
 
     msgtype = _id(rec.get("msgtype"), "msgtype", MAX_MSGTYPE)
     if action_value is None or action_value == "":
@@ -583,6 +584,6 @@ def parse_wecom(obj: dict[str, Any]) -> ParsedRecord:
         media=tuple(ex.media),
         recall_target=recall_target,
         consent=consent,
-        canonical=canonical_json(obj),
+        canonical=canonical,
         known_type=known,
     )
