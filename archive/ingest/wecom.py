@@ -537,7 +537,8 @@ def parse_wecom(obj: dict[str, Any]) -> ParsedRecord:
     an unknown msgtype is kept (known_type=False) with best-effort text, never an error."""
     if not isinstance(obj, dict):
         raise InvalidRecord("not_object")
-    canonical = canonical_json(obj)  # first: it also refuses values no field reader should meet (NaN, huge ints)
+    # First: it also refuses what no field reader should meet (NaN, integers past 64 bits).
+    canonical = canonical_json(obj)
     seq, rec = _unwrap(obj)
     msgid = _id(rec.get("msgid"), "msgid", MAX_MSGID)
     action_value = rec.get("action")
