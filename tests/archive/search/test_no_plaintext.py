@@ -29,7 +29,9 @@ def test_index_holds_no_plaintext(production_runtime: Runtime) -> None:
         body={"query": {"match_all": {}}, "size": 1000, "_source": True, "stored_fields": ["*"]},
     )
     assert len(dump["hits"]["hits"]) == 159
-    blob = json.dumps(dump, ensure_ascii=False) + json.dumps(client.indices.get(index=index), ensure_ascii=False)
+    blob = json.dumps(dump, ensure_ascii=False) + json.dumps(
+        client.indices.get(index=index), ensure_ascii=False
+    )
     reader = RecordReader(rt.blobs, rt.envelope)
     with rt.sessions() as s:
         senders = set(s.execute(select(Message.sender)).scalars())  # metadata is plain by design

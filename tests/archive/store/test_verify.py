@@ -29,4 +29,6 @@ def test_tampering_is_reported(runtime: Runtime) -> None:
     report = verify(runtime.sessions, runtime.blobs, runtime.envelope)
     assert not report.ok
     assert {"segment": seg.key, "problem": "segment hash mismatch"} in report.problems
-    assert any(p.get("record") == victim.id and p["problem"] == "integrity_violation" for p in report.problems)
+    assert any(
+        p.get("record") == victim.id and p["problem"] == "integrity_violation" for p in report.problems
+    )
