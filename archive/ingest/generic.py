@@ -95,10 +95,9 @@ class GenericMessage(BaseModel):
         if not _RFC3339.fullmatch(value):
             raise PydanticCustomError("invalid", "time must be RFC 3339 with an offset (…T08:30:00+08:00)")
         try:
-            when = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-        except ValueError:
+            ms = round(datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp() * 1000)
+        except (ValueError, OverflowError):
             raise PydanticCustomError("invalid", "time is not a valid date-time") from None
-        ms = round(when.timestamp() * 1000)
         if not 0 <= ms <= MAX_EPOCH_MS:
             raise PydanticCustomError("invalid", "time is out of range")
         return ms
