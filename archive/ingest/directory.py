@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -67,7 +68,10 @@ class DirectoryCache:
         if roomid:
             key, kind = roomid, "group"
         elif tolist:
-            key, kind = "single:" + "|".join(sorted({sender, *tolist})), "single"
+            members = "|".join(sorted({sender, *tolist}))
+            if len(members) > 240:  # a long member list (a group without roomid) must still fit the column
+                members = "sha256:" + hashlib.sha256(members.encode()).hexdigest()
+            key, kind = "single:" + members, "single" if len(tolist) == 1 else "group"
         else:
             key, kind = f"system:{sender}", "system"
         rid = self.rooms.get(key)

@@ -208,7 +208,7 @@ class Importer:
         source = cache.source
         session = self.rt.sessions()
         try:
-            new, dup = self._dedupe(session, source, good)
+            new, dup = self._dedupe(session, good)
             summary.duplicates += len(dup)
             new_ids = {id(r) for r in new}
             for line_no, rec in zip(good_lines, good, strict=True):
@@ -273,26 +273,28 @@ class Importer:
         return count
 
     def _dedupe(
-        self, session: Session, source: str, recs: list[ParsedRecord]
+        self, session: Session, recs: list[ParsedRecord]
     ) -> tuple[list[ParsedRecord], list[ParsedRecord]]:
-        ids = list({r.msgid for r in recs})
-        existing: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            existing.update(
-                session.execute(
-                    select(Message.source_msgid).where(
-                        Message.source == source, Message.source_msgid.in_(chunk)
-                    )
+        """Split into new and already-stored records; msgids are unique per source (channel)."""
+        by_source: dict[str, list[str]] = {}
+        for r in recs:
+            by_source.setdefault(r.source, []).append(r.msgid)
+        existing: set[tuple[str, str]] = set()
+        for source, msgids in by_source.items():
+            ids = list(set(msgids))
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows = session.execute(
+                    select(Message.source_msgid).where(Message.source == source, Message.source_msgid.in_(chunk))
                 ).scalars()
-            )
+                existing.update((source, m) for m in rows)
         new: list[ParsedRecord] = []
         dup: list[ParsedRecord] = []
         for rec in recs:
-            if rec.msgid in existing:
+            if (rec.source, rec.msgid) in existing:
                 dup.append(rec)
             else:
-                existing.add(rec.msgid)
+                existing.add((rec.source, rec.msgid))
                 new.append(rec)
         return new, dup
 
@@ -326,7 +328,7 @@ class Importer:
             summary.unknown_msgtypes[rec.msgtype] += 1
         msg = Message(
             id=mid,
-            source=cache.source,
+            source=rec.source,
             source_msgid=rec.msgid,
             seq=rec.seq,
             room_id=who.room_id,
