@@ -26,6 +26,10 @@ directory_app = typer.Typer(help="Employees, departments and customers.", no_arg
 app.add_typer(directory_app, name="directory")
 media_app = typer.Typer(help="Media files referenced by messages.", no_args_is_help=True)
 app.add_typer(media_app, name="media")
+quarantine_app = typer.Typer(
+    help="Rejected input kept (encrypted) for inspection and retry.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "wecom" / "archive_sample.jsonl"
@@ -278,6 +282,66 @@ def media_retry(media_dir: Annotated[Path, typer.Argument(exists=True, file_okay
     with transaction(rt.sessions) as session:
         counts = retry_missing(session, MediaStore(rt.blobs, rt.envelope), media_dir)
     typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    reason: Annotated[str | None, typer.Option(help="only this reason (prefix)")] = None,
+    status: Annotated[str, typer.Option(help="open | retried")] = "open",
+    limit: int = 100,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List quarantined lines: id, file, line number, reason, size."""
+    from archive.ingest.quarantine import list_entries
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        rows = list_entries(session, operator(), reason=reason, status=status, limit=limit)
+        for r in rows:
+            item = {
+                "id": r.id,
+                "file": r.file,
+                "line": r.line_no,
+                "reason": r.reason,
+                "msgid": r.msgid,
+                "bytes": r.raw_size,
+            }
+            if as_json:
+                sys.stdout.write(orjson.dumps(item).decode() + "\n")
+            else:
+                typer.echo(f"{r.id}  {r.file}:{r.line_no}  {r.reason}  {r.raw_size} bytes")
+    if not as_json:
+        typer.echo(f"-- {len(rows)} entr{'y' if len(rows) == 1 else 'ies'}", err=True)
+
+
+@quarantine_app.command("show")
+def quarantine_show(entry_id: str) -> None:
+    """Print one quarantined line's raw bytes (an audited content read)."""
+    from archive.ingest.quarantine import show
+
+    try:
+        rt = _runtime()
+        with transaction(rt.sessions) as session:
+            entry, raw = show(session, operator(), entry_id, rt.blobs, rt.envelope)
+    except ChatVaultError as exc:
+        _fail(exc)
+    typer.echo(f"# {entry.file}:{entry.line_no} reason={entry.reason}", err=True)
+    sys.stdout.buffer.write(raw + b"\n")
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(entry_ids: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Re-parse open entries (all, or the given ids); those that now pass are imported."""
+    from archive.ingest.pipeline import Importer
+    from archive.ingest.quarantine import retry
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        result = retry(session, operator(), Importer(rt), rt.blobs, rt.envelope, entry_ids or None)
+    typer.echo(
+        f"retried={result.retried} imported={result.imported} duplicates={result.duplicates} "
+        f"still_rejected={result.still_rejected}"
+    )
 
 
 @keys_app.command("rotate")

@@ -285,7 +285,9 @@ class Importer:
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
                 rows = session.execute(
-                    select(Message.source_msgid).where(Message.source == source, Message.source_msgid.in_(chunk))
+                    select(Message.source_msgid).where(
+                        Message.source == source, Message.source_msgid.in_(chunk)
+                    )
                 ).scalars()
                 existing.update((source, m) for m in rows)
         new: list[ParsedRecord] = []
