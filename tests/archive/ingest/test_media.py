@@ -27,7 +27,7 @@ def test_sample_media_all_stored_and_readable(runtime: Runtime) -> None:
             data = store.read(row)
             assert data == (MEDIA / row.sdkfileid).read_bytes()
             if row.expected_md5:
-                assert hashlib.md5(data).hexdigest() == row.expected_md5  # noqa: S324
+                assert hashlib.md5(data).hexdigest() == row.expected_md5
 
 
 def test_missing_then_retry_and_mismatch_quarantined(embedded_runtime: Runtime, tmp_path: Path) -> None:
