@@ -1,0 +1,178 @@
+"""The message analyser: normalise → Aho-Corasick lexicon + regex rules + detectors over the normalised
+text → context (sender, scope, negation before the hit in its clause, allow-list in its clause, warnings
+that make the whole message a disclaimer, word boundaries via jieba) → findings with spans in the
+ORIGINAL text. Most messages match nothing and return after the fast path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from archive.risk.detectors import detect
+from archive.risk.lexicon import DEFAULT_TIERS, CompiledRule, Lexicon, LexiconHolder
+from archive.risk.normalize import Normalized, clause_bounds, compact, normalize
+
+_ASCII = re.compile(r"[a-z]")
+_jieba_ready = False
+
+
+def _jieba_cut(text: str) -> list[str]:
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        jieba.setLogLevel(60)
+        jieba.initialize()
+        _jieba_ready = True
+    return list(jieba.cut(text, HMM=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    category: str
+    tier: int
+    rule: str
+    span: tuple[int, int]  # [start, end) in the original text
+    evidence: str  # the matched normalised form (short)
+    message_index: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "tier": self.tier,
+            "rule": self.rule,
+            "span": list(self.span),
+            "message_index": self.message_index,
+        }
+
+
+@dataclass
+class MessageResult:
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({f.category for f in self.findings})
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    rule: CompiledRule | None
+    category: str
+    rule_id: str
+    start: int
+    end: int
+
+
+class Analyzer:
+    def __init__(self, lexicon: Lexicon | LexiconHolder) -> None:
+        self.holder = lexicon if isinstance(lexicon, LexiconHolder) else LexiconHolder(lexicon)
+
+    @classmethod
+    def default(cls) -> Analyzer:
+        return cls(Lexicon.default())
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self.holder.current
+
+    def scan_message(
+        self,
+        text: str,
+        sender_role: str | None = None,
+        employee: str | None = None,
+        department: str | None = None,
+        message_index: int = 0,
+    ) -> MessageResult:
+        lex = self.holder.current  # one lexicon for the whole scan, even if an admin swaps it meanwhile
+        c = compact(text)
+        if not c:
+            return MessageResult()
+        hits = self._raw_hits(lex, c, sender_role)
+        if not hits:
+            return MessageResult()
+        norm = normalize(text)
+        if norm.text != c:  # defensive: both paths must agree, or spans would be wrong
+            norm = Normalized(c, tuple(range(len(c))), text)
+        warned = bool(lex.warning and lex.warning.search(c))
+        findings: list[Finding] = []
+        seen: set[tuple[str, str]] = set()
+        for h in hits:
+            if not self._keep(lex, h, c, sender_role, employee, department, warned):
+                continue
+            key = (h.category, h.rule_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            tier = h.rule.rule.effective_tier if h.rule else DEFAULT_TIERS[h.category]
+            findings.append(
+                Finding(h.category, tier, h.rule_id, norm.span(h.start, h.end), c[h.start : h.end][:40], message_index)
+            )
+        return MessageResult(findings)
+
+    def _raw_hits(self, lex: Lexicon, c: str, sender_role: str | None) -> list[_Hit]:
+        hits: list[_Hit] = []
+        if lex.automaton is not None:
+            for end, (key, vals) in lex.automaton.iter(c):
+                start = end - len(key) + 1
+                for rule_id, _term in vals:
+                    rule = lex.rules[rule_id]
+                    hits.append(_Hit(rule, rule.rule.category, rule_id, start, end + 1))
+        for rule in lex.regex_rules:
+            for rx in rule.regexes:
+                for m in rx.finditer(c):
+                    if m.end() > m.start():
+                        hits.append(_Hit(rule, rule.rule.category, rule.rule.id, m.start(), m.end()))
+        for d in detect(c, sender_role):
+            hits.append(_Hit(None, d.category, d.rule, d.start, d.end))
+        return hits
+
+    def _keep(
+        self,
+        lex: Lexicon,
+        h: _Hit,
+        c: str,
+        sender_role: str | None,
+        employee: str | None,
+        department: str | None,
+        warned: bool,
+    ) -> bool:
+        if warned and h.category in lex.data.warning_categories:
+            return False
+        cstart, cend = clause_bounds(c, h.start)
+        if h.rule is None:
+            # detectors: negated requests ("不用发银行卡号") still do not leak anything; only warnings apply
+            return True
+        r = h.rule.rule
+        if r.sender != "any" and sender_role is not None and r.sender != sender_role:
+            return False
+        if r.employees and (employee is None or employee not in r.employees):
+            return False
+        if r.departments and (department is None or department not in r.departments):
+            return False
+        key = c[h.start : h.end]
+        if _ASCII.match(key[:1]) and h.start > 0 and _ASCII.match(c[h.start - 1]):
+            return False  # an ASCII form inside a longer ASCII word ("sb" in "usb")
+        if _ASCII.match(key[-1:]) and h.end < len(c) and _ASCII.match(c[h.end]) and len(key) <= 3:
+            return False
+        if h.rule.near and not any(p.search(c) for p in h.rule.near):
+            return False
+        clause = c[cstart:cend]
+        if h.rule.allow and any(p.search(clause) for p in h.rule.allow):
+            return False
+        if r.negatable and lex.negation is not None and lex.negation.search(c[cstart : h.start]):
+            return False
+        if r.word_boundary and not _whole_word(c, h.start, h.end, cstart, cend):
+            return False
+        return True
+
+
+def _whole_word(c: str, start: int, end: int, cstart: int, cend: int) -> bool:
+    """jieba agrees the hit starts and ends on word boundaries of its clause."""
+    pos = cstart
+    bounds = {pos}
+    for w in _jieba_cut(c[cstart:cend]):
+        pos += len(w)
+        bounds.add(pos)
+    return start in bounds and end in bounds

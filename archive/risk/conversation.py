@@ -1,0 +1,190 @@
+"""The conversation scorer: risks that only show when several messages are read together.
+
+Each message is reduced to derived SIGNALS (e.g. "asked for an SMS code", "bare 6-digit reply",
+"named the payee as themselves", "no invoice"); rules combine signals inside a sliding window of recent
+messages of one room. `ConversationState` keeps that window for streaming ingest as signals, so scoring a
+new message never decrypts history. The one exception is short all-digit fragments (a card number typed
+in pieces): they are kept in memory only, never serialised, and expire with the window."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from archive.risk.analyzer import Analyzer, Finding
+from archive.risk.detectors import card_like, id_check_ok, phones
+from archive.risk.lexicon import DEFAULT_TIERS
+from archive.risk.normalize import compact
+
+WINDOW = 8
+
+SIGNALS: dict[str, re.Pattern[str]] = {
+    "code_request": re.compile(r"短信|验证码|校验码|回复在这里|回这里|发这里|发我就行|[46六四]位|收到的数字"),
+    "pay_channel": re.compile(r"扫[^，。]{0,6}码|收款码|这个码|转(?:给)?我|付(?:给)?我|打给我|转账给我"),
+    "payee_question": re.compile(r"收款(?:人|方)|显示(?:的)?(?:是)?(?:谁|名字)|怎么显示|是谁的"),
+    "self_payee": re.compile(r"就是我|是我本人|是我的|我个人的|我的码|我自己的"),
+    "no_invoice": re.compile(r"开不了|不开票|没有发票|没发票|不能开票|开不出|不带票"),
+    "invoice_question": re.compile(r"发票|开票"),
+    "friend": re.compile(r"朋友|亲戚|表弟|表哥|老婆|老公|熟人|另一家|认识的人"),
+    "friend_deal": re.compile(r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下"),
+    "bribe_hint": re.compile(r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处"),
+    "money": re.compile(r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包"),
+    "favour": re.compile(r"调一个|调(?:个|一)|想想办法|给(?:您|你)留|插(?:个)?队|通融|特批|留一个|帮(?:您|你)弄"),
+    "payback_question": re.compile(r"回本|亏|没回本|赚不到|不赚钱"),
+    "payback_promise": re.compile(r"差多少[^，。]{0,4}补多少|补给(?:您|你)|兜底|包赔|(?:总部|公司|我们)(?:来)?补"),
+    "other_app": re.compile(r"绿色|那个软件|那个app|另一个号|另外一个号|搜(?:一下)?(?:这个)?号|搜一下|能搜到|加的时候备注|头像是|那边发"),
+    "evidence": re.compile(r"截图|留着|诊断|小票|证据|录音|拍了|留了"),
+    "authority": re.compile(r"市场监管|卫健委|消协|12315|工商|律师|法院|媒体|记者|监管所"),
+    "deadline": re.compile(r"明天|等到|上班前|今晚|路过|最后"),
+    "compare": re.compile(r"像什么|就是那种|那种|没人要"),
+}
+ANIMAL_EMOJI = re.compile("[\U0001f436\U0001f415\U0001f437\U0001f416\U0001f434\U0001f412\U0001f435\U0001f40d]")
+_DIGIT_FRAG = re.compile(r"^([0-9]{3,10})")
+_BARE_CODE = re.compile(r"^[0-9]{4,8}$")
+
+
+@dataclass
+class MessageSignals:
+    index: int
+    role: str | None
+    signals: frozenset[str]
+    digits: str | None = None  # in memory only (see module doc)
+
+
+@dataclass
+class ConversationState:
+    window: deque[MessageSignals] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    fired: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        """Signals only: digit fragments are deliberately not serialised."""
+        return {
+            "window": [{"i": m.index, "r": m.role, "s": sorted(m.signals)} for m in self.window],
+            "fired": sorted(self.fired),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConversationState:
+        state = cls()
+        for m in data.get("window", []):
+            state.window.append(MessageSignals(int(m["i"]), m.get("r"), frozenset(m.get("s", []))))
+        state.fired = set(data.get("fired", []))
+        return state
+
+
+def signals_of(text: str, role: str | None, index: int) -> MessageSignals:
+    c = compact(text)
+    found = {name for name, rx in SIGNALS.items() if rx.search(c)}
+    if ANIMAL_EMOJI.search(text):
+        found.add("animal")
+    if _BARE_CODE.match(c):
+        found.add("bare_code")
+    if role == "employee" and any(phones(c)):
+        found.add("phone")
+    digits = None
+    m = _DIGIT_FRAG.match(c)
+    if m and len(c) <= 20:
+        digits = m.group(1)
+    return MessageSignals(index, role, frozenset(found), digits)
+
+
+def _has(win: Sequence[MessageSignals], sig: str, role: str | None = None) -> list[int]:
+    return [m.index for m in win if sig in m.signals and (role is None or m.role == role)]
+
+
+def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
+    """(category, rule, contributing message indexes) for the current window."""
+    out: list[tuple[str, str, list[int]]] = []
+    last = win[-1]
+    # a card or ID number typed in consecutive pieces by the same sender
+    frags = []
+    for m in reversed(win):
+        if m.digits is None or m.role != last.role:
+            break
+        frags.insert(0, m)
+    if len(frags) >= 2 and last.digits is not None:
+        for k in range(2, len(frags) + 1):
+            joined = "".join(f.digits or "" for f in frags[-k:])
+            if (16 <= len(joined) <= 19 and card_like(joined)) or (len(joined) == 18 and id_check_ok(joined)):
+                out.append(("pii_leak", "conversation.split_number", [f.index for f in frags[-k:]]))
+                break
+    # a bare code sent after the other side asked for the SMS / "reply here"
+    if "bare_code" in last.signals:
+        asks = [m.index for m in win if "code_request" in m.signals and m.role != last.role and m is not last]
+        if asks:
+            out.append(("pii_leak", "conversation.code_after_request", [asks[-1], last.index]))
+    # payment to the employee's own QR / account, confirmed as personal or without invoice
+    pay = _has(win, "pay_channel", "employee")
+    personal = [
+        m.index
+        for m in win
+        if m.role == "employee"
+        and ("self_payee" in m.signals and _has(win, "payee_question"))
+        or (m.role == "employee" and "no_invoice" in m.signals and _has(win, "invoice_question"))
+    ]
+    if pay and personal:
+        out.append(("side_dealing", "conversation.personal_payment", sorted({*pay, *personal})))
+    friend = _has(win, "friend", "employee")
+    deal = _has(win, "friend_deal", "employee")
+    if friend and deal:
+        out.append(("side_dealing", "conversation.friend_deal", sorted({*friend, *deal})))
+    hint = _has(win, "bribe_hint")
+    money = _has(win, "money")
+    if hint and money:
+        out.append(("bribery", "conversation.understood_rebate", sorted({*hint, *money})))
+    gift = _has(win, "money", "customer")
+    favour = _has(win, "favour", "employee")
+    if gift and favour and max(favour) > min(gift):
+        out.append(("bribery", "conversation.gift_for_favour", sorted({*gift, *favour})))
+    q = _has(win, "payback_question", "customer")
+    promise = _has(win, "payback_promise", "employee")
+    if q and promise:
+        out.append(("guaranteed_return", "conversation.payback_promise", sorted({*q, *promise})))
+    phone = _has(win, "phone", "employee")
+    app = _has(win, "other_app", "employee")
+    if phone and app:
+        out.append(("contact_diversion", "conversation.phone_other_app", sorted({*phone, *app})))
+    elif app and len(app) >= 2 and _has(win, "friend_deal") == []:
+        out.append(("contact_diversion", "conversation.other_account", app))
+    auth = _has(win, "authority", "customer")
+    push = _has(win, "evidence", "customer") + _has(win, "deadline", "customer")
+    if auth and push:
+        out.append(("complaint", "conversation.regulator_threat", sorted({*auth, *push})))
+    animal = _has(win, "animal")
+    compare = _has(win, "compare")
+    if animal and compare:
+        out.append(("abuse", "conversation.animal_insult", sorted({*animal, *compare})))
+    return out
+
+
+def step(state: ConversationState, signals: MessageSignals) -> list[Finding]:
+    """Add one message to the room's window; return the cross-message findings that newly fire."""
+    state.window.append(signals)
+    findings = []
+    for category, rule, idxs in _cross(list(state.window)):
+        key = f"{rule}:{min(idxs)}"
+        if key in state.fired:
+            continue
+        state.fired.add(key)
+        findings.append(Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "", signals.index))
+    return findings
+
+
+def score_conversation(analyzer: Analyzer, messages: Sequence[tuple[str, str | None]]) -> list[Finding]:
+    """Per-message findings plus cross-message findings, each pointing at its message(s)."""
+    findings: list[Finding] = []
+    state = ConversationState()
+    for i, (text, role) in enumerate(messages):
+        findings.extend(analyzer.scan_message(text, role, message_index=i).findings)
+        state.window.append(signals_of(text, role, i))
+        for category, rule, idxs in _cross(list(state.window)):
+            key = f"{rule}:{min(idxs)}"
+            if key in state.fired:
+                continue
+            state.fired.add(key)
+            for j in idxs:
+                findings.append(Finding(category, DEFAULT_TIERS[category], rule, (0, len(messages[j][0])), "", j))
+    return findings

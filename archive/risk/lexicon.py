@@ -1,0 +1,238 @@
+"""The lexicon is data: rules with a category, tier, match type (exact / fuzzy / regex), sender and
+employee/department scope, context requirements (`near`), allow-list patterns that suppress a match in
+its clause, and a version. It loads from and exports to JSON, and compiles into one Aho-Corasick automaton
+plus a list of regexes over the normalised text.
+
+Fuzzy rules get their evasion variants generated, not hand-listed: look-alike/homophone substitutions from
+a small confusion table, full pinyin, per-character pinyin/hanzi mixtures and initials (pypinyin), so a
+term an admin adds is covered in its evasive forms too."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+import ahocorasick
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from archive.kit.errors import InvalidInput
+from archive.risk.normalize import compact
+
+Category = Literal[
+    "side_dealing", "bribery", "guaranteed_return", "contact_diversion", "pii_leak", "abuse", "complaint"
+]
+DEFAULT_TIERS: dict[str, int] = {
+    "side_dealing": 3,
+    "bribery": 3,
+    "guaranteed_return": 2,
+    "contact_diversion": 2,
+    "pii_leak": 2,
+    "abuse": 1,
+    "complaint": 1,
+}
+
+# Characters commonly swapped in for each other to dodge filters (homophones and look-alikes).
+CONFUSABLES: dict[str, str] = {
+    "微": "薇威徽危维围v", "信": "芯心x", "支": "只知", "付": "负富副", "宝": "保包饱", "保": "宝堡报",
+    "证": "正症政", "红": "鸿宏洪", "包": "苞胞", "回": "汇", "扣": "口寇", "私": "丝司死", "下": "吓",
+    "转": "传专", "账": "帐涨", "傻": "煞沙啥", "逼": "比币b笔", "投": "头", "诉": "述素", "赚": "撰",
+    "赔": "陪培", "验": "眼严", "码": "马吗", "卡": "咔", "号": "好", "稳": "温", "密": "蜜秘", "返": "反饭",
+    "钱": "前", "现": "线", "金": "今", "款": "宽", "加": "家嘉+", "我": "窝w", "电": "点", "话": "化画",
+}  # fmt: skip
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_.:-]+$")
+    category: Category
+    tier: int | None = Field(default=None, ge=0, le=3)
+    match: Literal["exact", "fuzzy", "regex"] = "exact"
+    terms: list[str] = Field(min_length=1)
+    sender: Literal["employee", "customer", "any"] = "any"
+    near: list[str] = []  # regexes: at least one must occur in the same message
+    allow: list[str] = []  # regexes: a match in the hit's clause suppresses it
+    negatable: bool = True
+    word_boundary: bool = False  # confirm with jieba that the hit is a whole word
+    employees: list[str] = []  # scope: empty means everyone
+    departments: list[str] = []
+    enabled: bool = True
+    description: str = ""
+
+    @field_validator("near", "allow")
+    @classmethod
+    def _regexes_compile(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {p!r}: {exc}") from None
+        return v
+
+    @property
+    def effective_tier(self) -> int:
+        return self.tier if self.tier is not None else DEFAULT_TIERS[self.category]
+
+
+class LexiconData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+    negations: list[str] = []  # regexes: in the clause before a hit, they negate it
+    warnings: list[str] = []  # regexes: a message that warns against a risk does not commit it
+    warning_categories: list[Category] = []
+    rules: list[Rule]
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
+        seen: set[str] = set()
+        for r in rules:
+            if r.id in seen:
+                raise ValueError(f"duplicate rule id {r.id}")
+            seen.add(r.id)
+            if r.match == "regex":
+                for p in r.terms:
+                    try:
+                        re.compile(p)
+                    except re.error as exc:
+                        raise ValueError(f"rule {r.id}: invalid regex {p!r}: {exc}") from None
+        return rules
+
+
+@lru_cache(maxsize=4096)
+def _pinyin(ch: str) -> str:
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")[0] if "\u4e00" <= ch <= "\u9fff" else ch
+
+
+def variants(term: str) -> set[str]:
+    """Evasive forms of a term: confusable substitutions, pinyin, pinyin/hanzi mixtures, initials."""
+    base = compact(term)
+    out = {base}
+    chars = list(base)
+    # one or two confusable substitutions
+    for i, ch in enumerate(chars):
+        for alt in CONFUSABLES.get(ch, ""):
+            out.add("".join([*chars[:i], alt, *chars[i + 1 :]]))
+    if len(chars) <= 4:
+        for i, j in itertools.combinations(range(len(chars)), 2):
+            for a in CONFUSABLES.get(chars[i], ""):
+                for b in CONFUSABLES.get(chars[j], ""):
+                    c = chars.copy()
+                    c[i], c[j] = a, b
+                    out.add("".join(c))
+    hanzi = [c for c in chars if "\u4e00" <= c <= "\u9fff"]
+    if len(hanzi) >= 2:
+        py = [_pinyin(c) for c in chars]
+        full = "".join(py)
+        if len(full) >= 5:
+            out.add(full)
+        if len(chars) <= 4:
+            for mask in itertools.product((0, 1), repeat=len(chars)):
+                if 0 < sum(mask) < len(chars):
+                    mixed = "".join(py[i] if m else chars[i] for i, m in enumerate(mask))
+                    if sum(len(py[i]) for i, m in enumerate(mask) if m) >= 3:
+                        out.add(mixed)
+        if len(hanzi) >= 3 and len(hanzi) == len(chars):
+            out.add("".join(p[0] for p in py))
+    return {v for v in out if v}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    near: tuple[re.Pattern[str], ...]
+    allow: tuple[re.Pattern[str], ...]
+    regexes: tuple[re.Pattern[str], ...]
+
+
+@dataclass
+class Lexicon:
+    data: LexiconData
+    rules: dict[str, CompiledRule] = field(init=False)
+    automaton: Any = field(init=False, repr=False)
+    regex_rules: list[CompiledRule] = field(init=False)
+    negation: re.Pattern[str] | None = field(init=False)
+    warning: re.Pattern[str] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = {}
+        self.regex_rules = []
+        automaton = ahocorasick.Automaton()
+        keys: dict[str, list[tuple[str, str]]] = {}
+        for r in self.data.rules:
+            if not r.enabled:
+                continue
+            compiled = CompiledRule(
+                r,
+                tuple(re.compile(p) for p in r.near),
+                tuple(re.compile(p) for p in r.allow),
+                tuple(re.compile(p) for p in r.terms) if r.match == "regex" else (),
+            )
+            self.rules[r.id] = compiled
+            if r.match == "regex":
+                self.regex_rules.append(compiled)
+                continue
+            for term in r.terms:
+                forms = variants(term) if r.match == "fuzzy" else {compact(term)}
+                for form in forms:
+                    keys.setdefault(form, []).append((r.id, term))
+        for key, vals in keys.items():
+            automaton.add_word(key, (key, tuple(vals)))
+        if keys:
+            automaton.make_automaton()
+        self.automaton = automaton if keys else None
+        self.negation = re.compile("|".join(self.data.negations)) if self.data.negations else None
+        self.warning = re.compile("|".join(self.data.warnings)) if self.data.warnings else None
+
+    @property
+    def version(self) -> str:
+        return self.data.version
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lexicon:
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"lexicon is not valid JSON: {exc}") from None
+        try:
+            return cls(LexiconData.model_validate(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"lexicon is invalid at {where}: {first['msg']}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data.model_dump(mode="json", exclude_defaults=False)
+
+    @classmethod
+    def default(cls) -> Lexicon:
+        return _default()
+
+    def with_rules(self, rules: Iterable[Rule], version: str) -> Lexicon:
+        return Lexicon(self.data.model_copy(update={"rules": list(rules), "version": version}))
+
+
+@lru_cache(maxsize=1)
+def _default() -> Lexicon:
+    text = resources.files("archive.risk").joinpath("default_lexicon.json").read_text(encoding="utf-8")
+    return Lexicon.from_json(text)
+
+
+class LexiconHolder:
+    """Atomic hot swap: readers take `.current` once per scan; an admin's change replaces it."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.current = lexicon
+
+    def swap(self, lexicon: Lexicon) -> None:
+        self.current = lexicon
