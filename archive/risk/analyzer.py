@@ -158,7 +158,7 @@ class Analyzer:
             return False
         if h.rule.near and not any(p.search(c) for p in h.rule.near):
             return False
-        clause = c[cstart:cend]
+        clause = c[cstart:cend] if r.allow_scope == "clause" else c
         if h.rule.allow and any(p.search(clause) for p in h.rule.allow):
             return False
         if r.negatable and lex.negation is not None and lex.negation.search(c[cstart : h.start]):

@@ -32,6 +32,7 @@ SIGNALS: dict[str, re.Pattern[str]] = {
     "friend_deal": re.compile(r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下"),
     "bribe_hint": re.compile(r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处"),
     "money": re.compile(r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包"),
+    "gift": re.compile(r"转了(?:个)?[0-9]+|(?:给你|给您)(?:发|转|包)了|红包(?:已经)?(?:发|转)(?:你|给你)了|收下|意思一下"),
     "favour": re.compile(r"调一个|调(?:个|一)|想想办法|给(?:您|你)留|插(?:个)?队|通融|特批|留一个|帮(?:您|你)弄"),
     "payback_question": re.compile(r"回本|亏|没回本|赚不到|不赚钱"),
     "payback_promise": re.compile(r"差多少[^，。]{0,4}补多少|补给(?:您|你)|兜底|包赔|(?:总部|公司|我们)(?:来)?补"),
@@ -135,7 +136,7 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     money = _has(win, "money")
     if hint and money:
         out.append(("bribery", "conversation.understood_rebate", sorted({*hint, *money})))
-    gift = _has(win, "money", "customer")
+    gift = _has(win, "gift", "customer")
     favour = _has(win, "favour", "employee")
     if gift and favour and max(favour) > min(gift):
         out.append(("bribery", "conversation.gift_for_favour", sorted({*gift, *favour})))

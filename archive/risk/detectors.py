@@ -77,7 +77,8 @@ def detect(text: str, sender_role: str | None) -> list[Detection]:
         if len(num) == 18 and id_check_ok(num):
             out.append(Detection("pii_leak", "detector.id_number", m.start(), m.end()))
         elif num.isdigit() and card_like(num):
-            before = text[max(0, m.start() - 12) : m.start()]
+            cstart = max((text.rfind(ch, 0, m.start()) for ch in "，。！？；,!?;"), default=-1) + 1
+            before = text[max(cstart, m.start() - 12) : m.start()]
             if not NOT_A_CARD.search(before) and not NOT_A_CARD.search(text[m.end() : m.end() + 4]):
                 if "对公" not in text:
                     out.append(Detection("pii_leak", "detector.bank_card", m.start(), m.end()))

@@ -57,7 +57,8 @@ class Rule(BaseModel):
     terms: list[str] = Field(min_length=1)
     sender: Literal["employee", "customer", "any"] = "any"
     near: list[str] = []  # regexes: at least one must occur in the same message
-    allow: list[str] = []  # regexes: a match in the hit's clause suppresses it
+    allow: list[str] = []  # regexes: a match in the hit's clause (or message) suppresses it
+    allow_scope: Literal["clause", "message"] = "clause"
     negatable: bool = True
     word_boundary: bool = False  # confirm with jieba that the hit is a whole word
     employees: list[str] = []  # scope: empty means everyone

@@ -17,7 +17,7 @@ from archive.kit.textnorm import t2s_table
 
 # Characters people insert inside words to dodge filters. Sentence punctuation (，。！？；,!?;) is kept:
 # it marks clause boundaries for the context rules.
-INSERTED = " \t\u3000\u00a0-_.·•*~|/\\'\"`^+=#<>()[]{}【】（）「」『』《》〈〉“”‘’…—－～﹏、:：@&%"
+INSERTED = " \t\u3000\u00a0-_.·•*~|/\\'\"`^+=#<>()[]{}【】（）「」『』《》〈〉“”‘’…—－～﹏、:：@&"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f"
 DINGBAT_DIGITS = {
     **{0x2776 + i: str(i + 1) for i in range(9)},  # ❶-❾
