@@ -105,7 +105,7 @@ class Analyzer:
             if key in seen:
                 continue
             seen.add(key)
-            tier = h.rule.rule.effective_tier if h.rule else DEFAULT_TIERS[h.category]
+            tier = h.rule.tier if h.rule else DEFAULT_TIERS[h.category]
             findings.append(
                 Finding(h.category, tier, h.rule_id, norm.span(h.start, h.end), c[h.start : h.end][:40], message_index)
             )
@@ -119,11 +119,15 @@ class Analyzer:
                 for rule_id, _term in vals:
                     rule = lex.rules[rule_id]
                     hits.append(_Hit(rule, rule.rule.category, rule_id, start, end + 1))
-        for rule in lex.regex_rules:
-            for rx in rule.regexes:
-                for m in rx.finditer(c):
-                    if m.end() > m.start():
-                        hits.append(_Hit(rule, rule.rule.category, rule.rule.id, m.start(), m.end()))
+        todo: dict[int, tuple[CompiledRule, re.Pattern[str]]] = {id(p[1]): p for p in lex.regex_always}
+        by_char = lex.regex_by_char
+        for ch in set(c):
+            for pair in by_char.get(ch, ()):
+                todo[id(pair[1])] = pair
+        for rule, rx in todo.values():
+            for m in rx.finditer(c):
+                if m.end() > m.start():
+                    hits.append(_Hit(rule, rule.rule.category, rule.rule.id, m.start(), m.end()))
         for d in detect(c, sender_role):
             hits.append(_Hit(None, d.category, d.rule, d.start, d.end))
         return hits

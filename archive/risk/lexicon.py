@@ -147,12 +147,67 @@ def variants(term: str) -> set[str]:
     return {v for v in out if v}
 
 
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """The characters a match of `pattern` can start with, or None when that is not a small literal set.
+    Lets the analyser skip a regex whose first characters do not occur in the text at all."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    def of(items: Any) -> set[str] | None:
+        out: set[str] = set()
+        for op, av in items:
+            if op is c.LITERAL:
+                return out | {chr(av)}
+            if op is c.IN:
+                for iop, iav in av:
+                    if iop is c.LITERAL:
+                        out.add(chr(iav))
+                    elif iop is c.RANGE and iav[1] - iav[0] < 64:
+                        out.update(chr(x) for x in range(iav[0], iav[1] + 1))
+                    else:
+                        return None
+                return out
+            if op is c.SUBPATTERN:
+                sub = of(av[3])
+                if sub is None:
+                    return None
+                return out | sub
+            if op is c.BRANCH:
+                for alt in av[1]:
+                    sub = of(alt)
+                    if sub is None:
+                        return None
+                    out |= sub
+                return out
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+                lo, _hi, body = av
+                sub = of(body)
+                if sub is None:
+                    return None
+                out |= sub
+                if lo >= 1:
+                    return out
+                continue  # optional: the match may start with what follows
+            if op in (c.ASSERT_NOT, c.ASSERT, c.AT):
+                continue  # zero-width
+            return None
+        return None  # could match the empty string
+
+    try:
+        got = of(_parser.parse(pattern))
+    except Exception:
+        return None
+    return frozenset(got) if got else None
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
     near: tuple[re.Pattern[str], ...]
     allow: tuple[re.Pattern[str], ...]
     regexes: tuple[re.Pattern[str], ...]
+    starts: tuple[frozenset[str] | None, ...] = ()
+    tier: int = 0
 
 
 @dataclass
@@ -162,6 +217,9 @@ class Lexicon:
     automaton: Any = field(init=False, repr=False)
     regex_rules: list[CompiledRule] = field(init=False)
     negation: re.Pattern[str] | None = field(init=False)
+    # first character → the (rule, regex) pairs that can start with it; plus those with no known start
+    regex_by_char: dict[str, tuple[tuple[CompiledRule, re.Pattern[str]], ...]] = field(init=False)
+    regex_always: tuple[tuple[CompiledRule, re.Pattern[str]], ...] = field(init=False)
     warning: re.Pattern[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -177,6 +235,8 @@ class Lexicon:
                 tuple(re.compile(p) for p in r.near),
                 tuple(re.compile(p) for p in r.allow),
                 tuple(re.compile(p) for p in r.terms) if r.match == "regex" else (),
+                tuple(first_chars(p) for p in r.terms) if r.match == "regex" else (),
+                r.effective_tier,
             )
             self.rules[r.id] = compiled
             if r.match == "regex":
@@ -186,6 +246,17 @@ class Lexicon:
                 forms = variants(term) if r.match == "fuzzy" else {compact(term)}
                 for form in forms:
                     keys.setdefault(form, []).append((r.id, term))
+        by_char: dict[str, list[tuple[CompiledRule, re.Pattern[str]]]] = {}
+        always: list[tuple[CompiledRule, re.Pattern[str]]] = []
+        for cr in self.regex_rules:
+            for rx, starts in zip(cr.regexes, cr.starts, strict=True):
+                if starts is None:
+                    always.append((cr, rx))
+                else:
+                    for ch in starts:
+                        by_char.setdefault(ch, []).append((cr, rx))
+        self.regex_by_char = {k: tuple(v) for k, v in by_char.items()}
+        self.regex_always = tuple(always)
         for key, vals in keys.items():
             automaton.add_word(key, (key, tuple(vals)))
         if keys:

@@ -79,20 +79,21 @@ class Normalized:
         return self.offsets[start], self.offsets[last] + 1
 
 
+@lru_cache(maxsize=65536)
+def _char(ch: str) -> str:
+    """What one original character becomes (possibly nothing, possibly several characters)."""
+    return unicodedata.normalize("NFKC", ch).translate(table()).casefold()
+
+
 def normalize(text: str) -> Normalized:
     """Same result as `compact`, with the offset map (slow path: only for messages with a hit)."""
-    tbl = table()
     out: list[str] = []
     offs: list[int] = []
     for i, ch in enumerate(text):
-        for c in unicodedata.normalize("NFKC", ch):
-            cp = ord(c)
-            mapped = tbl.get(cp, c) if cp in tbl else c
-            if mapped is None:
-                continue
-            for m in mapped.casefold():
-                out.append(m)
-                offs.append(i)
+        m = _char(ch)
+        if m:
+            out.append(m)
+            offs.extend([i] * len(m))
     s = _numerals("".join(out))
     return Normalized(s, tuple(offs), text)
 
