@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 class Runtime:
     settings: Settings
     _keyring: Keyring | None = field(default=None, repr=False)
+    lexicon_id: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -78,9 +79,20 @@ class Runtime:
 
     @cached_property
     def analyzer(self) -> Analyzer:
+        """The analyser over the active lexicon; `refresh_lexicon` hot-swaps it when an admin changes it."""
         from archive.risk.analyzer import Analyzer
+        from archive.risk.service import active_lexicon
 
-        return Analyzer.default()
+        with self.sessions() as session:
+            self.lexicon_id, lex = active_lexicon(session)
+        return Analyzer(lex)
+
+    def refresh_lexicon(self) -> None:
+        from archive.risk.service import refresh_analyzer
+
+        analyzer = self.analyzer
+        with self.sessions() as session:
+            self.lexicon_id = refresh_analyzer(session, analyzer, self.lexicon_id)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

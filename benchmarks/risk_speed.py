@@ -46,10 +46,14 @@ def main() -> None:
         flagged += bool(analyzer.scan_message(text, role).findings)
     ours_s = time.perf_counter() - t
 
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
-          f"python={platform.python_version()} n={a.n} messages, {chars} chars, single process")
+    print(
+        f"# {time.strftime('%Y-%m-%d')} {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
+        f"python={platform.python_version()} n={a.n} messages, {chars} chars, single process"
+    )
     print(f"jieba.lcut baseline : {a.n / jieba_s:12,.0f} msg/s {chars / jieba_s:14,.0f} chars/s")
-    print(f"risk analyser       : {a.n / ours_s:12,.0f} msg/s {chars / ours_s:14,.0f} chars/s  flagged={flagged}")
+    print(
+        f"risk analyser       : {a.n / ours_s:12,.0f} msg/s {chars / ours_s:14,.0f} chars/s  flagged={flagged}"
+    )
     print(f"ratio analyser / jieba.lcut = {jieba_s / ours_s:.2f}x (target >= 5x)")
 
 

@@ -114,6 +114,9 @@ class Importer:
         self.media = MediaStore(runtime.blobs, runtime.envelope)
         self._pending_media: list[MediaObject] = []
         self._pending_findings: list[tuple[Message, list[Any]]] = []
+        self._pending_conversation: list[tuple[Message, tuple[str, ...], Any]] = []
+        self._rooms: dict[int, tuple[Any, dict[int, str]]] = {}
+        self._dirty_rooms: set[int] = set()
 
     def import_file(
         self,
@@ -189,6 +192,7 @@ class Importer:
         quarantine: bool = True,
     ) -> list[RecordOutcome]:
         summary.lines += len(batch)
+        self.rt.refresh_lexicon()  # an admin's lexicon change applies from the next batch, without restart
         good: list[ParsedRecord] = []
         good_lines: list[int] = []
         rejects: list[tuple[RawLine, str, str | None]] = []
@@ -217,6 +221,7 @@ class Importer:
             segment = SegmentWriter(self.rt.blobs)
             self._pending_media = []
             self._pending_findings = []
+            self._pending_conversation = []
             rows: list[Message] = []
             texts: dict[str, str] = {}
             for rec in new:
@@ -252,6 +257,8 @@ class Importer:
             session.commit()
         except BaseException:
             session.rollback()
+            self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
+            self._dirty_rooms.clear()
             raise
         finally:
             session.close()
@@ -261,6 +268,47 @@ class Importer:
             summary.indexed += push_committed(self.rt, outbox_id, rows, texts)
         return [outcomes[raw.line_no] for raw in batch]
 
+    def _conversation(self, session: Session, msg: Message, text: str, role: str) -> None:
+        """Feed the room's sliding window (derived signals only) and queue cross-message findings."""
+        from archive.risk.analyzer import Finding
+        from archive.risk.conversation import ConversationState, advance, signals_of
+        from archive.risk.lexicon import DEFAULT_TIERS
+        from archive.risk.models import RoomRiskState
+
+        room = self._rooms.get(msg.room_id)
+        if room is None:
+            row = session.get(RoomRiskState, msg.room_id)
+            data = row.state if row is not None else {}
+            room = (
+                ConversationState.from_json(data),
+                dict(zip(data.get("n", []), data.get("ids", []), strict=False)),
+            )
+            self._rooms[msg.room_id] = room
+        state, ids = room
+        n = max([*ids, -1]) + 1
+        ids[n] = msg.id
+        for category, rule, idxs in advance(state, signals_of(text, role, n)):
+            contributing = tuple(ids[i] for i in idxs if i in ids)
+            finding = Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "")
+            self._pending_conversation.append((msg, contributing, finding))
+        live = {m.index for m in state.window}
+        for k in [k for k in ids if k not in live]:
+            del ids[k]
+        self._dirty_rooms.add(msg.room_id)
+
+    def _save_rooms(self, session: Session) -> None:
+        from archive.risk.models import RoomRiskState
+
+        for room_id in self._dirty_rooms:
+            state, ids = self._rooms[room_id]
+            data = {**state.to_json(), "n": list(ids), "ids": list(ids.values())}
+            row = session.get(RoomRiskState, room_id)
+            if row is None:
+                session.add(RoomRiskState(room_id=room_id, state=data))
+            else:
+                row.state = data
+        self._dirty_rooms.clear()
+
     def _raise_alerts(self, session: Session) -> int:
         """Findings above tier 0 become alerts (deduplicated per room, rule and window) in this transaction."""
         from archive.risk.service import Origin, record_findings
@@ -269,7 +317,12 @@ class Importer:
         for msg, findings in self._pending_findings:
             origin = Origin(msg.room_id, msg.employee_id, msg.department_id, (msg.id,), msg.msgtime)
             count += len(record_findings(session, origin, findings))
+        for msg, contributing, finding in self._pending_conversation:
+            origin = Origin(msg.room_id, msg.employee_id, msg.department_id, contributing, msg.msgtime)
+            count += len(record_findings(session, origin, [finding]))
         self._pending_findings = []
+        self._pending_conversation = []
+        self._save_rooms(session)
         return count
 
     def _dedupe(
@@ -354,6 +407,10 @@ class Importer:
         session.add(msg)
         if findings:
             self._pending_findings.append((msg, findings))
+        if rec.text and rec.action == "send":
+            self._conversation(
+                session, msg, rec.text, "customer" if who.sender_kind == "customer" else "employee"
+            )
         if rec.media:
             msg.media_status, media_rows = self.media.attach(msg, rec.media, self.media_dir)
             self._pending_media.extend(media_rows)

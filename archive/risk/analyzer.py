@@ -92,24 +92,33 @@ class Analyzer:
         hits = self._raw_hits(lex, c, sender_role)
         if not hits:
             return MessageResult()
-        norm = normalize(text)
-        if norm.text != c:  # defensive: both paths must agree, or spans would be wrong
-            norm = Normalized(c, tuple(range(len(c))), text)
         warned = bool(lex.warning and lex.warning.search(c))
-        findings: list[Finding] = []
+        kept: list[_Hit] = []
         seen: set[tuple[str, str]] = set()
         for h in hits:
-            if not self._keep(lex, h, c, sender_role, employee, department, warned):
-                continue
             key = (h.category, h.rule_id)
-            if key in seen:
+            if key in seen or not self._keep(lex, h, c, sender_role, employee, department, warned):
                 continue
             seen.add(key)
-            tier = h.rule.tier if h.rule else DEFAULT_TIERS[h.category]
-            findings.append(
-                Finding(h.category, tier, h.rule_id, norm.span(h.start, h.end), c[h.start : h.end][:40], message_index)
-            )
-        return MessageResult(findings)
+            kept.append(h)
+        if not kept:
+            return MessageResult()
+        norm = normalize(text)  # offsets are only needed for what survived the context checks
+        if norm.text != c:  # defensive: both paths must agree, or spans would be wrong
+            norm = Normalized(c, tuple(range(len(c))), text)
+        return MessageResult(
+            [
+                Finding(
+                    h.category,
+                    h.rule.tier if h.rule else DEFAULT_TIERS[h.category],
+                    h.rule_id,
+                    norm.span(h.start, h.end),
+                    c[h.start : h.end][:40],
+                    message_index,
+                )
+                for h in kept
+            ]
+        )
 
     def _raw_hits(self, lex: Lexicon, c: str, sender_role: str | None) -> list[_Hit]:
         hits: list[_Hit] = []
@@ -167,9 +176,7 @@ class Analyzer:
             return False
         if r.negatable and lex.negation is not None and lex.negation.search(c[cstart : h.start]):
             return False
-        if r.word_boundary and not _whole_word(c, h.start, h.end, cstart, cend):
-            return False
-        return True
+        return not r.word_boundary or _whole_word(c, h.start, h.end, cstart, cend)
 
 
 def _whole_word(c: str, start: int, end: int, cstart: int, cend: int) -> bool:

@@ -29,20 +29,36 @@ SIGNALS: dict[str, re.Pattern[str]] = {
     "no_invoice": re.compile(r"开不了|不开票|没有发票|没发票|不能开票|开不出|不带票"),
     "invoice_question": re.compile(r"发票|开票"),
     "friend": re.compile(r"朋友|亲戚|表弟|表哥|老婆|老公|熟人|另一家|认识的人"),
-    "friend_deal": re.compile(r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下"),
-    "bribe_hint": re.compile(r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处"),
-    "money": re.compile(r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包"),
-    "gift": re.compile(r"转了(?:个)?[0-9]+|(?:给你|给您)(?:发|转|包)了|红包(?:已经)?(?:发|转)(?:你|给你)了|收下|意思一下"),
-    "favour": re.compile(r"调一个|调(?:个|一)|想想办法|给(?:您|你)留|插(?:个)?队|通融|特批|留一个|帮(?:您|你)弄"),
+    "friend_deal": re.compile(
+        r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下"
+    ),
+    "bribe_hint": re.compile(
+        r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处"
+    ),
+    "money": re.compile(
+        r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包"
+    ),
+    "gift": re.compile(
+        r"转了(?:个)?[0-9]+|(?:给你|给您)(?:发|转|包)了|红包(?:已经)?(?:发|转)(?:你|给你)了|收下|意思一下"
+    ),
+    "favour": re.compile(
+        r"调一个|调(?:个|一)|想想办法|给(?:您|你)留|插(?:个)?队|通融|特批|留一个|帮(?:您|你)弄"
+    ),
     "payback_question": re.compile(r"回本|亏|没回本|赚不到|不赚钱"),
-    "payback_promise": re.compile(r"差多少[^，。]{0,4}补多少|补给(?:您|你)|兜底|包赔|(?:总部|公司|我们)(?:来)?补"),
-    "other_app": re.compile(r"绿色|那个软件|那个app|另一个号|另外一个号|搜(?:一下)?(?:这个)?号|搜一下|能搜到|加的时候备注|头像是|那边发"),
+    "payback_promise": re.compile(
+        r"差多少[^，。]{0,4}补多少|补给(?:您|你)|兜底|包赔|(?:总部|公司|我们)(?:来)?补"
+    ),
+    "other_app": re.compile(
+        r"绿色|那个软件|那个app|另一个号|另外一个号|搜(?:一下)?(?:这个)?号|搜一下|能搜到|加的时候备注|头像是|那边发"
+    ),
     "evidence": re.compile(r"截图|留着|诊断|小票|证据|录音|拍了|留了"),
     "authority": re.compile(r"市场监管|卫健委|消协|12315|工商|律师|法院|媒体|记者|监管所"),
     "deadline": re.compile(r"明天|等到|上班前|今晚|路过|最后"),
     "compare": re.compile(r"像什么|就是那种|那种|没人要"),
 }
-ANIMAL_EMOJI = re.compile("[\U0001f436\U0001f415\U0001f437\U0001f416\U0001f434\U0001f412\U0001f435\U0001f40d]")
+ANIMAL_EMOJI = re.compile(
+    "[\U0001f436\U0001f415\U0001f437\U0001f416\U0001f434\U0001f412\U0001f435\U0001f40d]"
+)
 _DIGIT_FRAG = re.compile(r"^([0-9]{3,10})")
 _BARE_CODE = re.compile(r"^[0-9]{4,8}$")
 
@@ -101,7 +117,7 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     out: list[tuple[str, str, list[int]]] = []
     last = win[-1]
     # a card or ID number typed in consecutive pieces by the same sender
-    frags = []
+    frags: list[MessageSignals] = []
     for m in reversed(win):
         if m.digits is None or m.role != last.role:
             break
@@ -123,8 +139,10 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
         m.index
         for m in win
         if m.role == "employee"
-        and ("self_payee" in m.signals and _has(win, "payee_question"))
-        or (m.role == "employee" and "no_invoice" in m.signals and _has(win, "invoice_question"))
+        and (
+            ("self_payee" in m.signals and _has(win, "payee_question"))
+            or ("no_invoice" in m.signals and _has(win, "invoice_question"))
+        )
     ]
     if pay and personal:
         out.append(("side_dealing", "conversation.personal_payment", sorted({*pay, *personal})))
@@ -161,17 +179,19 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     return out
 
 
-def step(state: ConversationState, signals: MessageSignals) -> list[Finding]:
-    """Add one message to the room's window; return the cross-message findings that newly fire."""
+def advance(state: ConversationState, signals: MessageSignals) -> list[tuple[str, str, list[int]]]:
+    """Add one message to the room's window; return the cross-message patterns that newly fire, each
+    with the indexes of the messages that contributed."""
     state.window.append(signals)
-    findings = []
+    fresh = []
     for category, rule, idxs in _cross(list(state.window)):
         key = f"{rule}:{min(idxs)}"
-        if key in state.fired:
-            continue
-        state.fired.add(key)
-        findings.append(Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "", signals.index))
-    return findings
+        if key not in state.fired:
+            state.fired.add(key)
+            fresh.append((category, rule, idxs))
+    live = {m.index for m in state.window}
+    state.fired = {k for k in state.fired if int(k.rsplit(":", 1)[1]) in live}
+    return fresh
 
 
 def score_conversation(analyzer: Analyzer, messages: Sequence[tuple[str, str | None]]) -> list[Finding]:
@@ -180,12 +200,9 @@ def score_conversation(analyzer: Analyzer, messages: Sequence[tuple[str, str | N
     state = ConversationState()
     for i, (text, role) in enumerate(messages):
         findings.extend(analyzer.scan_message(text, role, message_index=i).findings)
-        state.window.append(signals_of(text, role, i))
-        for category, rule, idxs in _cross(list(state.window)):
-            key = f"{rule}:{min(idxs)}"
-            if key in state.fired:
-                continue
-            state.fired.add(key)
+        for category, rule, idxs in advance(state, signals_of(text, role, i)):
             for j in idxs:
-                findings.append(Finding(category, DEFAULT_TIERS[category], rule, (0, len(messages[j][0])), "", j))
+                findings.append(
+                    Finding(category, DEFAULT_TIERS[category], rule, (0, len(messages[j][0])), "", j)
+                )
     return findings

@@ -20,7 +20,9 @@ NOT_A_CARD = re.compile(
 PHONE_DIVERSION = re.compile(
     r"打我|我的?(?:私人)?(?:手机|电话|号)|私人|微信同号|vx同号|联系我|找我|加我|搜(?:这个|一下)?号?|存(?:一下)?(?:这个|我)|我(?:的)?号码"
 )
-PHONE_OFFICIAL = re.compile(r"400|座机|热线|客服电话|门店电话|前台|系统|自动|收货|快递|配送|驿站|会员手机号|尾号")
+PHONE_OFFICIAL = re.compile(
+    r"400|座机|热线|客服电话|门店电话|前台|系统|自动|收货|快递|配送|驿站|会员手机号|尾号"
+)
 
 
 def id_check_ok(num: str) -> bool:
@@ -79,9 +81,9 @@ def detect(text: str, sender_role: str | None) -> list[Detection]:
         elif num.isdigit() and card_like(num):
             cstart = max((text.rfind(ch, 0, m.start()) for ch in "，。！？；,!?;"), default=-1) + 1
             before = text[max(cstart, m.start() - 12) : m.start()]
-            if not NOT_A_CARD.search(before) and not NOT_A_CARD.search(text[m.end() : m.end() + 4]):
-                if "对公" not in text:
-                    out.append(Detection("pii_leak", "detector.bank_card", m.start(), m.end()))
+            after = text[m.end() : m.end() + 4]
+            if not NOT_A_CARD.search(before) and not NOT_A_CARD.search(after) and "对公" not in text:
+                out.append(Detection("pii_leak", "detector.bank_card", m.start(), m.end()))
     if sender_role != "customer":
         for m in _PHONE.finditer(text):
             around = text[max(0, m.start() - 16) : m.end() + 12]

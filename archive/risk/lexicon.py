@@ -200,6 +200,12 @@ def first_chars(pattern: str) -> frozenset[str] | None:
     return frozenset(got) if got else None
 
 
+def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
+    if any(x is None for x in sets):
+        return None
+    return frozenset().union(*[x for x in sets if x is not None])
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
@@ -234,8 +240,8 @@ class Lexicon:
                 r,
                 tuple(re.compile(p) for p in r.near),
                 tuple(re.compile(p) for p in r.allow),
-                tuple(re.compile(p) for p in r.terms) if r.match == "regex" else (),
-                tuple(first_chars(p) for p in r.terms) if r.match == "regex" else (),
+                (re.compile("|".join(f"(?:{p})" for p in r.terms)),) if r.match == "regex" else (),
+                (_union([first_chars(p) for p in r.terms]),) if r.match == "regex" else (),
                 r.effective_tier,
             )
             self.rules[r.id] = compiled

@@ -79,28 +79,38 @@ class Normalized:
         return self.offsets[start], self.offsets[last] + 1
 
 
-@lru_cache(maxsize=65536)
+_CHAR: dict[str, str] = {}
+
+
 def _char(ch: str) -> str:
     """What one original character becomes (possibly nothing, possibly several characters)."""
-    return unicodedata.normalize("NFKC", ch).translate(table()).casefold()
+    got = _CHAR.get(ch)
+    if got is None:
+        got = unicodedata.normalize("NFKC", ch).translate(table()).casefold()
+        if len(_CHAR) < 200_000:
+            _CHAR[ch] = got
+    return got
 
 
 def normalize(text: str) -> Normalized:
-    """Same result as `compact`, with the offset map (slow path: only for messages with a hit)."""
-    out: list[str] = []
-    offs: list[int] = []
-    for i, ch in enumerate(text):
-        m = _char(ch)
-        if m:
-            out.append(m)
-            offs.extend([i] * len(m))
-    s = _numerals("".join(out))
-    return Normalized(s, tuple(offs), text)
+    """Same result as `compact`, with the offset map (slow path: only for messages with a finding)."""
+    parts = [_char(ch) for ch in text]
+    joined = "".join(parts)
+    if len(joined) == sum(1 for p in parts if p):  # every kept character maps to exactly one: the usual case
+        offs = tuple(i for i, p in enumerate(parts) if p)
+    else:
+        offs = tuple(i for i, p in enumerate(parts) for _ in p)
+    return Normalized(_numerals(joined), offs, text)
+
+
+_STOPS = re.compile(r"[，。！？；,!?;\n]")
 
 
 def clause_bounds(text: str, pos: int) -> tuple[int, int]:
     """The clause (between sentence punctuation) of normalised `text` that contains `pos`."""
-    stops = "，。！？；,!?;\n"
-    start = max((text.rfind(c, 0, pos) for c in stops), default=-1) + 1
-    ends = [e for e in (text.find(c, pos) for c in stops) if e >= 0]
-    return start, min(ends) if ends else len(text)
+    start = 0
+    for m in _STOPS.finditer(text):
+        if m.start() >= pos:
+            return start, m.start()
+        start = m.end()
+    return start, len(text)

@@ -31,7 +31,11 @@ def scan_record(analyzer: Analyzer, rec: Any) -> dict[str, Any]:
         findings = analyzer.scan_message(rec["text"], _role(rec.get("sender_role"))).findings
     else:
         return {"id": rid, "error": "record needs a text string or a messages list"}
-    return {"id": rid, "labels": sorted({f.category for f in findings}), "findings": [f.as_dict() for f in findings]}
+    return {
+        "id": rid,
+        "labels": sorted({f.category for f in findings}),
+        "findings": [f.as_dict() for f in findings],
+    }
 
 
 def _role(value: Any) -> str | None:

@@ -14,9 +14,13 @@ from typing import Any, Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from pydantic import ValidationError
+
 from archive.kit.errors import Conflict, InvalidInput, NotFound
 from archive.kit.timeutil import aware, utcnow
-from archive.risk.models import Alert, AlertEvent
+from archive.risk.analyzer import Analyzer
+from archive.risk.lexicon import Lexicon, Rule
+from archive.risk.models import Alert, AlertEvent, LexiconVersion
 from archive.store.models import Employee, Message, OutboxEvent, UserAccount
 from audit import log
 from audit.access import department_subtree, require
@@ -299,3 +303,103 @@ def sample_unflagged(
         )
         created.append(alert)
     return created
+
+
+# ----------------------------------------------------------------------------------------------- lexicon
+
+
+def latest_lexicon(session: Session) -> LexiconVersion | None:
+    return session.execute(
+        select(LexiconVersion).order_by(LexiconVersion.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def lexicon_state(session: Session) -> int:
+    """Id of the active lexicon version (0: the built-in default). One cheap query: checked per batch."""
+    return int(session.execute(select(func.coalesce(func.max(LexiconVersion.id), 0))).scalar_one())
+
+
+def active_lexicon(session: Session) -> tuple[int, Lexicon]:
+    row = latest_lexicon(session)
+    if row is None:
+        return 0, Lexicon.default()
+    return row.id, Lexicon.from_json(row.data)
+
+
+def refresh_analyzer(session: Session, analyzer: Analyzer, loaded: int) -> int:
+    """Hot reload: if an admin saved a newer version (in any process), swap it in. Returns its id."""
+    current = lexicon_state(session)
+    if current != loaded:
+        current, lex = active_lexicon(session)
+        analyzer.holder.swap(lex)
+    return current
+
+
+def save_lexicon(session: Session, caller: Principal, data: Any, note: str) -> LexiconVersion:
+    """Validate and store a whole lexicon as the new active version; who and what is recorded."""
+    require(caller, Action.ADMIN_LEXICON)
+    lex = Lexicon.from_json(data)  # raises InvalidInput with the first problem
+    _, before = active_lexicon(session)
+    old = {r.id: r for r in before.data.rules}
+    new = {r.id: r for r in lex.data.rules}
+    diff = {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": sorted(k for k in set(new) & set(old) if new[k] != old[k]),
+    }
+    row = LexiconVersion(actor=caller.username, change=note[:256], data=lex.to_json())
+    session.add(row)
+    session.flush()
+    log.append(
+        session,
+        actor=caller.username,
+        action="lexicon.update",
+        target_ids=[str(row.id)],
+        detail={"version": lex.version, "note": note[:256], **diff},
+    )
+    return row
+
+
+def upsert_rule(session: Session, caller: Principal, rule: Any, note: str = "") -> LexiconVersion:
+    require(caller, Action.ADMIN_LEXICON)
+    _, lex = active_lexicon(session)
+    try:
+        parsed = Rule.model_validate(rule)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInput(
+            f"rule is invalid at {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        ) from None
+    rules = [r for r in lex.data.rules if r.id != parsed.id] + [parsed]
+    data = {
+        **lex.to_json(),
+        "rules": [r.model_dump(mode="json") for r in rules],
+        "version": _bump(lex.version),
+    }
+    return save_lexicon(session, caller, data, note or f"rule {parsed.id} saved")
+
+
+def delete_rule(session: Session, caller: Principal, rule_id: str, note: str = "") -> LexiconVersion:
+    require(caller, Action.ADMIN_LEXICON)
+    _, lex = active_lexicon(session)
+    if rule_id not in {r.id for r in lex.data.rules}:
+        raise NotFound(f"rule {rule_id} not found")
+    rules = [r.model_dump(mode="json") for r in lex.data.rules if r.id != rule_id]
+    return save_lexicon(
+        session,
+        caller,
+        {**lex.to_json(), "rules": rules, "version": _bump(lex.version)},
+        note or f"rule {rule_id} deleted",
+    )
+
+
+def lexicon_history(session: Session, caller: Principal, limit: int = 50) -> list[LexiconVersion]:
+    require(caller, Action.ADMIN_LEXICON)
+    return list(
+        session.execute(select(LexiconVersion).order_by(LexiconVersion.id.desc()).limit(limit)).scalars()
+    )
+
+
+def _bump(version: str) -> str:
+    head, sep, tail = version.rpartition("-")
+    return f"{head}-{int(tail) + 1}" if sep and tail.isdigit() else f"{version}-1"
