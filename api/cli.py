@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -378,15 +379,93 @@ def demo(
         _serve(rt)
 
 
-def _mount_optional() -> None:
+from archive.risk.cli import risk_app  # noqa: E402
+
+lexicon_app = typer.Typer(
+    help="The risk lexicon (rules are data, versioned in the database).", no_args_is_help=True
+)
+risk_app.add_typer(lexicon_app, name="lexicon")
+app.add_typer(risk_app, name="risk")
+
+
+@lexicon_app.command("export")
+def lexicon_export(output: Annotated[Path | None, typer.Option("-o", "--output")] = None) -> None:
+    """Write the active lexicon as JSON."""
+    from archive.risk.service import active_lexicon
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        data = orjson.dumps(active_lexicon(session)[1].to_json(), option=orjson.OPT_INDENT_2)
+    if output:
+        output.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data + b"\n")
+
+
+@lexicon_app.command("import")
+def lexicon_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    note: Annotated[str, typer.Option(help="what changed; recorded with the version")] = "imported from file",
+) -> None:
+    """Validate a lexicon JSON file and make it the active version (who and what is recorded)."""
+    from archive.risk.service import save_lexicon
+
     try:
-        from archive.risk.cli import risk_app
-    except ImportError:  # pragma: no cover - risk module is always shipped
-        return
-    app.add_typer(risk_app, name="risk")
+        rt = _runtime()
+        with transaction(rt.sessions) as session:
+            row = save_lexicon(session, operator(), file.read_bytes(), note)
+            version = row.data["version"]
+    except ChatVaultError as exc:
+        _fail(exc)
+    typer.echo(
+        f"lexicon {version} is active (version row {row.id}); running servers pick it up on their next batch"
+    )
 
 
-_mount_optional()
+@lexicon_app.command("list")
+def lexicon_list() -> None:
+    """List the active rules."""
+    from archive.risk.service import active_lexicon
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        vid, lex = active_lexicon(session)
+    typer.echo(
+        f"lexicon {lex.version} ({'built-in default' if vid == 0 else f'version row {vid}'}), {len(lex.data.rules)} rules"
+    )
+    for r in lex.data.rules:
+        typer.echo(
+            f"  {r.id:28s} {r.category:18s} tier={r.effective_tier} {r.match:6s} {len(r.terms)} terms"
+            + ("" if r.enabled else " (disabled)")
+        )
+
+
+@risk_app.command("rescan")
+def risk_rescan(
+    since: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="messages sent on or after")
+    ],
+) -> None:
+    """Re-scan the archive since DATE with the active lexicon (streaming, with a progress bar)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from archive.risk.rescan import count_since, rescan
+
+    rt = _runtime()
+    start = since if since.tzinfo else since.replace(tzinfo=UTC)
+    total = count_since(rt, start)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task("rescanning", total=total)
+        summary = rescan(rt, start, progress=lambda n: bar.update(task, completed=n))
+    typer.echo(
+        f"scanned={summary.scanned} labels changed={summary.changed} alerts raised or extended={summary.alerts}"
+    )
 
 
 def main() -> None:

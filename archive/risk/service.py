@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-
-from pydantic import ValidationError
 
 from archive.kit.errors import Conflict, InvalidInput, NotFound
 from archive.kit.timeutil import aware, utcnow
