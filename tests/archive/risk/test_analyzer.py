@@ -1,0 +1,113 @@
+"""The analyser in context: evasions, negations and disclaimers, official channels, sender roles,
+scoped and allow-listed rules, word boundaries, hot reload. Examples are written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive.risk.analyzer import Analyzer
+from archive.risk.lexicon import Lexicon, LexiconHolder
+
+A = Analyzer.default()
+
+
+def labels(text: str, role: str = "employee") -> list[str]:
+    return A.scan_message(text, role).labels
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "label"),
+    [
+        ("这笔尾款你直接转我个人支付宝就好", "employee", "side_dealing"),
+        ("這筆錢轉到我個人帳戶，公司系統走不了", "employee", "side_dealing"),  # Traditional
+        ("这单别在柜台下单了，钱直接给我", "employee", "side_dealing"),
+        ("加我 薇 信 聊", "employee", "contact_diversion"),  # homophone + spacing
+        ("以后加我ＶＸ：ｓａｌｅｓ＿ｌｅｅ８８", "employee", "contact_diversion"),  # full-width
+        ("我私人手机 一八六 六八一二 七零五三 有事打我", "employee", "contact_diversion"),  # numerals
+        ("合同签了，给您的 hui kou 另算", "employee", "bribery"),  # pinyin
+        ("签了这单回😀扣少不了你的", "employee", "bribery"),  # emoji
+        ("这款基金保本保息，稳赚的", "employee", "guaranteed_return"),
+        ("报我们的班保证提分三十分", "employee", "guaranteed_return"),
+        ("麻烦把手机收到的yan zheng ma发我一下", "employee", "pii_leak"),
+        ("你们就是一群废物", "customer", "abuse"),
+        ("再不退款我就去消协投诉", "customer", "complaint"),
+        ("明天我去银保监会举报你们", "customer", "complaint"),
+    ],
+)
+def test_positives(text: str, role: str, label: str) -> None:
+    assert label in labels(text, role)
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("按规定我们不能私下收款，请在官方商城付款", "employee"),  # negation
+        ("我们不承诺任何收益，投资有风险", "employee"),  # disclaimer
+        ("请把款项打到合同上的对公账户", "employee"),  # official channel
+        ("任何让您私下转账的都不是我们官方行为，谨防受骗", "employee"),  # warning
+        ("工作人员不会索要您的验证码，请勿告诉他人", "employee"),
+        ("我们保证周五前发货", "employee"),  # 保证 about delivery
+        ("有问题可以拨打400热线，或者在官方App里投诉", "employee"),  # the employee names the channel
+        ("不是投诉哈，就是想问问进度", "customer"),
+        ("公司统一给所有会员发了新春红包", "employee"),
+        ("你们家的垃圾袋很结实", "customer"),
+        ("快递单号 SF1234567890123，请查收", "employee"),
+    ],
+)
+def test_hard_negatives(text: str, role: str) -> None:
+    assert labels(text, role) == []
+
+
+def test_sender_role_matters() -> None:
+    assert "complaint" in labels("我要去12315投诉", "customer")
+    assert "complaint" not in labels("12315投诉的事已经处理完了", "employee")
+
+
+def test_findings_point_at_original_text() -> None:
+    text = "亲，加我 微 - 信 聊"
+    (f,) = [f for f in A.scan_message(text, "employee").findings if f.category == "contact_diversion"][:1]
+    assert "微" in text[f.span[0] : f.span[1]]
+    assert f.tier == 2
+
+
+def _lexicon(**rule: object) -> Lexicon:
+    base = {"id": "t.rule", "category": "abuse", "match": "exact", "terms": ["蓝莓派"]}
+    return Lexicon.from_json({"version": "t-1", "rules": [{**base, **rule}]})
+
+
+def test_scoped_rule() -> None:
+    a = Analyzer(_lexicon(employees=["zhoumin"]))
+    assert a.scan_message("蓝莓派", "employee", employee="zhoumin").labels == ["abuse"]
+    assert a.scan_message("蓝莓派", "employee", employee="lina").labels == []
+
+
+def test_allow_list_suppresses_in_context() -> None:
+    a = Analyzer(_lexicon(allow=["菜单"]))
+    assert a.scan_message("你这个蓝莓派", "customer").labels == ["abuse"]
+    assert a.scan_message("菜单上的蓝莓派", "customer").labels == []
+
+
+def test_tier_override() -> None:
+    a = Analyzer(_lexicon(tier=3))
+    assert a.scan_message("蓝莓派").findings[0].tier == 3
+
+
+def test_fuzzy_rule_gets_generated_variants() -> None:
+    a = Analyzer(_lexicon(match="fuzzy", terms=["回扣"]))
+    for form in ("回扣", "回 扣", "huikou", "hui扣", "回口"):
+        assert a.scan_message(form).labels == ["abuse"], form
+
+
+def test_word_boundary_rule() -> None:
+    a = Analyzer(_lexicon(terms=["保本"], word_boundary=True))
+    assert a.scan_message("这个产品保本").labels == ["abuse"]
+    assert a.scan_message("确保本月底前交货").labels == []  # 保本 straddles 确保|本月
+
+
+def test_hot_reload_swaps_rules() -> None:
+    holder = LexiconHolder(_lexicon())
+    a = Analyzer(holder)
+    assert a.scan_message("樱桃挞").labels == []
+    holder.swap(_lexicon(terms=["樱桃挞"]))
+    assert a.scan_message("樱桃挞").labels == ["abuse"]
+    assert a.scan_message("蓝莓派").labels == []
