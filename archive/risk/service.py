@@ -60,6 +60,7 @@ def record_findings(session: Session, origin: Origin, findings: Iterable[Finding
     """Create or extend alerts for the findings of one message (or one conversation window)."""
     touched: list[Alert] = []
     seen: set[str] = set()
+    at = aware(origin.msgtime)  # SQLite hands back naive datetimes
     for f in findings:
         if f.tier <= 0 or f.rule in seen:
             continue
@@ -70,12 +71,12 @@ def record_findings(session: Session, origin: Origin, findings: Iterable[Finding
             .order_by(Alert.window_end.desc())
             .limit(1)
         ).scalar_one_or_none()
-        if alert is not None and aware(alert.window_end) >= origin.msgtime - DEDUPE_WINDOW:
+        if alert is not None and aware(alert.window_end) >= at - DEDUPE_WINDOW:
             new_ids = [m for m in origin.message_ids if m not in alert.message_ids]
             if new_ids:
                 alert.message_ids = [*alert.message_ids, *new_ids]
                 alert.hits += 1
-            alert.window_end = max(aware(alert.window_end), origin.msgtime)
+            alert.window_end = max(aware(alert.window_end), at)
             touched.append(alert)
             continue
         alert = Alert(
@@ -86,8 +87,8 @@ def record_findings(session: Session, origin: Origin, findings: Iterable[Finding
             rule=f.rule,
             tier=f.tier,
             message_ids=list(origin.message_ids),
-            window_start=origin.msgtime,
-            window_end=origin.msgtime,
+            window_start=at,
+            window_end=at,
             complaint=f.category == "complaint",
         )
         session.add(alert)

@@ -1,0 +1,89 @@
+"""Cross-message risks, found only when the window is read together, pointing at every contributor."""
+
+from __future__ import annotations
+
+from archive.risk.analyzer import Analyzer
+from archive.risk.conversation import ConversationState, advance, score_conversation, signals_of
+from archive.risk.detectors import luhn_ok
+
+A = Analyzer.default()
+
+
+def _card19() -> str:
+    body = "621483021234567"
+    for tail in range(10000):
+        c = f"{body}{tail:04d}"
+        if luhn_ok(c):
+            return c
+    raise AssertionError
+
+
+def labels(msgs: list[tuple[str, str]]) -> set[str]:
+    return {f.category for f in score_conversation(A, msgs)}
+
+
+def test_split_card_number() -> None:
+    card = _card19()
+    msgs = [
+        ("employee", "退款需要您的收款信息"),
+        ("customer", card[:6]),
+        ("customer", card[6:12]),
+        ("customer", card[12:] + " 农行"),
+    ]
+    found = score_conversation(A, [(t, r) for r, t in msgs])
+    split = [f for f in found if f.rule == "conversation.split_number"]
+    assert {f.message_index for f in split} == {1, 2, 3}
+    assert all(not score_conversation(A, [(t, r)]) for r, t in msgs)  # no message is risky alone
+
+
+def test_bare_code_after_request() -> None:
+    msgs = [
+        ("您马上会收到一条短信", "employee"),
+        ("收到了", "customer"),
+        ("发这里就行", "employee"),
+        ("527193", "customer"),
+    ]
+    assert "pii_leak" in labels(msgs)
+    assert "pii_leak" not in labels([("您的取件码", "employee"), ("527193", "customer")][1:])
+
+
+def test_personal_qr_without_invoice() -> None:
+    msgs = [
+        ("店里下单要等，扫我发的这个码就行", "employee"),
+        ("那能开发票吗", "customer"),
+        ("这个开不了，给你便宜点", "employee"),
+    ]
+    assert "side_dealing" in labels(msgs)
+    benign = [("扫店里收银台的码", "employee"), ("能开发票吗", "customer"), ("可以开，电子发票", "employee")]
+    assert "side_dealing" not in labels(benign)
+
+
+def test_understood_rebate() -> None:
+    msgs = [
+        ("您个人这边我们懂规矩的", "employee"),
+        ("怎么说", "customer"),
+        ("每单5个点，打到您说的那个账户", "employee"),
+    ]
+    assert "bribery" in labels(msgs)
+
+
+def test_payback_promise_answering_a_question() -> None:
+    msgs = [("要是一年还没回本怎么办", "customer"), ("差多少总部补多少", "employee")]
+    assert "guaranteed_return" in labels(msgs)
+
+
+def test_state_serialises_signals_only() -> None:
+    state = ConversationState()
+    card = _card19()
+    advance(state, signals_of(card[:8], "customer", 0))
+    data = state.to_json()
+    assert card[:8] not in str(data)
+    again = ConversationState.from_json(data)
+    assert [m.index for m in again.window] == [0] and again.window[0].digits is None
+
+
+def test_window_slides() -> None:
+    state = ConversationState()
+    for i in range(20):
+        advance(state, signals_of("好的", "customer", i))
+    assert len(state.window) == 8 and state.window[0].index == 12
