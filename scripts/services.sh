@@ -68,9 +68,14 @@ pg_install() {
 pg_start() {
   pg_install
   local dir port user pass
-  dir=$(pg_dir); port=$(port_of postgres); user=$(pg_user); pass=$(secret_of postgres)
+  dir=$(pg_dir); port=$(port_of postgres); user=$(pg_user)
   if pg_running; then log "postgres already running on $port"; return 0; fi
   mkdir -p "$dir"
+  # the password lives with the cluster, so a cluster and its password can never disagree
+  if [ -f "$dir/data/PG_VERSION" ] && [ ! -s "$dir/password" ]; then rm -rf "$dir/data"; fi
+  [ -s "$dir/password" ] || python3 -c 'import secrets; print(secrets.token_hex(16))' > "$dir/password"
+  chmod 600 "$dir/password"
+  pass=$(cat "$dir/password")
   [ "$(id -u)" -eq 0 ] && chown "$user" "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     local pwfile="$dir/pw"
@@ -204,7 +209,7 @@ os_stop() { stop_pid opensearch "$(os_dir)/opensearch.pid"; }
 # ---------------------------------------------------------------- env / status
 write_env() {
   {
-    echo "export CHATVAULT_TEST_DATABASE_URL=postgresql+psycopg://chatvault:$(secret_of postgres)@127.0.0.1:$(port_of postgres)/chatvault_test"
+    echo "export CHATVAULT_TEST_DATABASE_URL=postgresql+psycopg://chatvault:$(cat "$(pg_dir)/password" 2>/dev/null)@127.0.0.1:$(port_of postgres)/chatvault_test"
     echo "export CHATVAULT_TEST_MINIO_ENDPOINT=127.0.0.1:$(port_of minio)"
     echo "export CHATVAULT_TEST_MINIO_ACCESS_KEY=chatvault"
     echo "export CHATVAULT_TEST_MINIO_SECRET_KEY=$(secret_of minio)"
