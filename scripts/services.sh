@@ -111,7 +111,7 @@ minio_install() {
   ( flock 9; [ -x "$(minio_bin)" ] || GOBIN="$CACHE/bin" GOFLAGS=-mod=mod go install github.com/minio/minio@latest ) 9>"$lock"
   [ -x "$(minio_bin)" ] || die "MinIO build failed"
 }
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 minio_start() {
   minio_install
@@ -130,9 +130,9 @@ minio_start() {
 stop_pid() {  # stop_pid NAME PIDFILE
   local pid="$2"
   pid_alive "$pid" || { rm -f "$pid"; return 0; }
-  kill "$(cat "$pid")" 2>/dev/null || true
+  kill "$(cat "$pid" 2>/dev/null)" 2>/dev/null || true
   for _ in $(seq 1 30); do pid_alive "$pid" || break; sleep 1; done
-  pid_alive "$pid" && kill -9 "$(cat "$pid")" 2>/dev/null || true
+  pid_alive "$pid" && kill -9 "$(cat "$pid" 2>/dev/null)" 2>/dev/null || true
   rm -f "$pid"
   log "$1 stopped"
 }

@@ -1,5 +1,5 @@
 """The blind index: message text reaches the search backend only as keyed hashes of its character
-unigrams and bigrams, HMAC-SHA256(index_key, token) truncated to 64 bits.
+unigrams and bigrams, HMAC-SHA256(index_key, gram) truncated to 64 bits (16 hex characters).
 
 Bigrams make every query of two or more characters answerable (jieba words alone would miss substrings
 that cross word boundaries); unigrams answer one-character queries. Candidates are decrypted and checked
@@ -7,47 +7,76 @@ with `matches`, so results equal a substring scan of the normalised plaintext.""
 
 from __future__ import annotations
 
-import hmac
+from functools import lru_cache
 from hashlib import sha256
 
 from archive.kit.errors import InvalidInput
 from archive.kit.textnorm import fold
 
 TOKEN_HEX = 16
+# Chat vocabulary is Zipfian: a few tens of thousands of grams cover almost every occurrence, and a cache
+# hit costs ~0.1 µs against ~1 µs for an HMAC. 2**16 entries hold ~15 MB.
+GRAM_CACHE = 1 << 16
+_SHA256_BLOCK = 64
 
 
 def normalize(text: str) -> str:
-    """NFKC, Traditional→Simplified, casefold, whitespace runs collapsed to one space."""
+    """NFKC, Traditional→Simplified (OpenCC's character table), casefold, whitespace runs → one space.
+
+    Character-by-character conversion keeps a substring's conversion a substring of the whole's
+    conversion, which phrase-level OpenCC does not (瞭解→了解 but 瞭 alone stays 瞭)."""
     return " ".join(fold(text).split())
 
 
+def _grams(norm: str) -> set[str]:
+    grams = set(norm)
+    grams.discard(" ")
+    grams.update(map(str.__add__, norm, norm[1:]))
+    return grams
+
+
 class BlindIndex:
+    """Turns normalised text into blind tokens with one index key (see archive.store.keyring)."""
+
     def __init__(self, index_key: bytes) -> None:
         if len(index_key) < 16:
             raise ValueError("index key too short")
-        self._mac = hmac.new(index_key, digestmod=sha256)
+        # HMAC with the key's inner and outer pad states computed once (RFC 2104); copying a hash state
+        # is cheaper than hmac.new/hmac.copy for ~45 short grams per message.
+        if len(index_key) > _SHA256_BLOCK:
+            index_key = sha256(index_key).digest()
+        padded = index_key.ljust(_SHA256_BLOCK, b"\0")
+        inner = sha256(bytes(b ^ 0x36 for b in padded))
+        outer = sha256(bytes(b ^ 0x5C for b in padded))
 
-    def _blind(self, token: str) -> str:
-        mac = self._mac.copy()
-        mac.update(token.encode("utf-8"))
-        return mac.hexdigest()[:TOKEN_HEX]
+        def blind(gram: str) -> str:
+            i = inner.copy()
+            i.update(gram.encode("utf-8"))
+            o = outer.copy()
+            o.update(i.digest())
+            return o.hexdigest()[:TOKEN_HEX]
+
+        self._blind = lru_cache(maxsize=GRAM_CACHE)(blind)
 
     def doc_tokens(self, text: str) -> list[str]:
-        norm = normalize(text)
-        grams = set(norm)
-        grams.update(norm[i : i + 2] for i in range(len(norm) - 1))
-        grams.discard(" ")
-        return [self._blind(g) for g in sorted(grams)]
+        """The set of blind unigrams and bigrams of the normalised text, sorted by token (so the order
+        says nothing about the text)."""
+        return sorted(map(self._blind, _grams(normalize(text))))
 
     def query_tokens(self, query: str) -> list[str]:
+        """One character → its unigram; longer → its distinct bigrams. A document containing the
+        normalised query has all of them."""
         norm = normalize(query)
         if not norm:
             raise InvalidInput("query must contain at least one non-space character")
         if len(norm) == 1:
             return [self._blind(norm)]
-        grams = {norm[i : i + 2] for i in range(len(norm) - 1)}
-        return [self._blind(g) for g in sorted(grams)]
+        return sorted({self._blind(a + b) for a, b in zip(norm, norm[1:], strict=False)})
 
     @staticmethod
     def matches(query: str, text: str) -> bool:
-        return normalize(query) in normalize(text)
+        """The exact check on a decrypted candidate."""
+        norm = normalize(query)
+        if not norm:
+            raise InvalidInput("query must contain at least one non-space character")
+        return norm in normalize(text)
