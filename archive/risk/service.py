@@ -61,10 +61,11 @@ def record_findings(session: Session, origin: Origin, findings: Iterable[Finding
     touched: list[Alert] = []
     seen: set[str] = set()
     at = aware(origin.msgtime)  # SQLite hands back naive datetimes
-    for f in findings:
-        if f.tier <= 0 or f.rule in seen:
+    for f in sorted(findings, key=lambda f: -f.tier):
+        # one alert per category per message: several rules agreeing is one event for a reviewer
+        if f.tier <= 0 or f.category in seen:
             continue
-        seen.add(f.rule)
+        seen.add(f.category)
         alert = session.execute(
             select(Alert)
             .where(Alert.room_id == origin.room_id, Alert.rule == f.rule, Alert.status.in_(ACTIVE))

@@ -7,6 +7,7 @@ with `matches`, so results equal a substring scan of the normalised plaintext.""
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 from hashlib import sha256
 
@@ -25,7 +26,12 @@ def normalize(text: str) -> str:
 
     Character-by-character conversion keeps a substring's conversion a substring of the whole's
     conversion, which phrase-level OpenCC does not (瞭解→了解 but 瞭 alone stays 瞭)."""
-    return " ".join(fold(text).split())
+    folded = fold(text)
+    # Case folding can leave decomposed sequences (ΐ → ΐ); NFKC again so that every substring of a
+    # normalised text normalises to itself and its grams are among the text's grams.
+    if not unicodedata.is_normalized("NFKC", folded):
+        folded = unicodedata.normalize("NFKC", folded)
+    return " ".join(folded.split())
 
 
 def _grams(norm: str) -> set[str]:
