@@ -74,14 +74,22 @@ def _print_login(creds: tuple[str, str] | None, rt: Runtime) -> None:
         )
 
 
-def _index_worker(rt: Runtime, stop: threading.Event) -> None:
+def _run_jobs(rt: Runtime) -> dict[str, int]:
+    """One round of the background work: index catch-up and alert notifications (both from the outbox)."""
+    from archive.risk.notify import deliver_pending
     from archive.search.indexer import drain
 
+    indexed = drain(rt)
+    delivered, failed = deliver_pending(rt.sessions, rt.settings)
+    return {"indexed": indexed, "notified": delivered, "notify_failed": failed}
+
+
+def _index_worker(rt: Runtime, stop: threading.Event) -> None:
     while not stop.wait(5.0):
         try:
-            drain(rt)
+            _run_jobs(rt)
         except Exception as exc:  # keep serving; the outbox keeps the work
-            typer.echo(f"index worker: {type(exc).__name__}", err=True)
+            typer.echo(f"background jobs: {type(exc).__name__}", err=True)
 
 
 def _serve(rt: Runtime) -> None:
@@ -214,6 +222,28 @@ def reindex() -> None:
 
     rt = _runtime()
     typer.echo(f"reindexed {run(rt)} messages into the {rt.search.name} backend")
+
+
+@app.command("jobs")
+def jobs(
+    sample_rate: Annotated[
+        float | None, typer.Option(help="also sample this share of unflagged rooms of the last day")
+    ] = None,
+) -> None:
+    """Run the scheduled work once (cron): index catch-up, notifications, optional review sampling."""
+    from datetime import timedelta
+
+    from archive.kit.timeutil import utcnow
+    from archive.risk.service import sample_unflagged
+
+    rt = _runtime()
+    result = _run_jobs(rt)
+    if sample_rate is not None:
+        with transaction(rt.sessions) as session:
+            result["sampled"] = len(
+                sample_unflagged(session, rate=sample_rate, since=utcnow() - timedelta(days=1))
+            )
+    typer.echo(" ".join(f"{k}={v}" for k, v in result.items()))
 
 
 @app.command("index-catchup")

@@ -184,3 +184,15 @@ def _rescope(session: Session, employee_ids: list[int]) -> int:
             session.add(OutboxEvent(topic="index", payload={"ids": ids[i : i + 500]}))
         total += len(ids)
     return total
+
+
+def get_customer(session: Session, caller: Principal, external_id: str) -> Customer:
+    """A customer with the consent state for archiving (agree/disagree and its time)."""
+    from archive.kit.errors import NotFound
+
+    if not (caller.can(Action.SEARCH) or caller.can(Action.ADMIN_USERS)):
+        require(caller, Action.SEARCH)
+    row = session.execute(select(Customer).where(Customer.external_id == external_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"customer {external_id} not found")
+    return row

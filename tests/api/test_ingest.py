@@ -121,3 +121,15 @@ def test_media_push_verifies_md5(client: tuple[TestClient, Runtime, dict[str, st
         assert msg is not None and msg.media_status in {"ok", "missing"}
         bad_msg = session.get(Message, other.message_id)
         assert bad_msg is not None and bad_msg.media_status == "quarantined"
+
+
+def test_customer_consent_is_visible(client: tuple[TestClient, Runtime, dict[str, str]]) -> None:
+    c, rt, _ = client
+    Importer(rt).import_file(SAMPLE)
+    tok = c.post("/api/v1/auth/login", data={"username": "reader", "password": "reader-password-12"}).json()
+    reader = {"Authorization": f"Bearer {tok['access_token']}"}
+    line = next(ln for ln in SAMPLE.read_text().splitlines() if '"msgtype":"disagree"' in ln)
+    who = orjson.loads(line)["from"]
+    r = c.get(f"/api/v1/customers/{who}", headers=reader)
+    assert r.status_code == 200 and r.json()["consent_state"] == "agree" and r.json()["consent_at"]
+    assert c.get("/api/v1/customers/wmNOBODY", headers=reader).status_code == 404
