@@ -218,17 +218,18 @@ class Importer:
             for line_no, rec in zip(good_lines, good, strict=True):
                 status = "accepted" if id(rec) in new_ids else "duplicate"
                 outcomes[line_no] = RecordOutcome(line_no, status, rec.msgid, None)
-            segment = SegmentWriter(self.rt.blobs)
-            self._pending_media = []
-            self._pending_findings = []
-            self._pending_conversation = []
-            rows: list[Message] = []
-            texts: dict[str, str] = {}
-            for rec in new:
-                rows.append(self._message(session, rec, cache, segment, summary))
-                texts[rows[-1].id] = rec.text
-            for raw, reason, msgid in rejects if quarantine else ():
-                self._quarantine(session, raw, reason, msgid, source, file_label, segment, summary)
+            with session.no_autoflush:  # one flush per batch, not one per lookup
+                segment = SegmentWriter(self.rt.blobs)
+                self._pending_media = []
+                self._pending_findings = []
+                self._pending_conversation = []
+                rows: list[Message] = []
+                texts: dict[str, str] = {}
+                for rec in new:
+                    rows.append(self._message(session, rec, cache, segment, summary))
+                    texts[rows[-1].id] = rec.text
+                for raw, reason, msgid in rejects if quarantine else ():
+                    self._quarantine(session, raw, reason, msgid, source, file_label, segment, summary)
             segment.flush()
             if segment.count:
                 session.add(
