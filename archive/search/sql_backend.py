@@ -7,13 +7,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, text, tuple_
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from archive.search.backend import Cursor, SearchDoc, SearchFilters, SearchUnavailable
 from archive.search.models import SearchDocRow, SearchTokenRow
 
 CHUNK = 500
+
+
+def token_int(token: str) -> int:
+    """A 16-hex-digit blind token as a signed 64-bit integer (what BIGINT holds)."""
+    return int(token, 16) - (1 << 63)
 
 
 def _labels(labels: Sequence[str]) -> str:
@@ -34,43 +39,48 @@ class SqlBackend:
         if not docs:
             return
         latest = {d.id: d for d in docs}
-        ids = list(latest)
         try:
             with self.engine.begin() as conn:
+                self._delete(conn, list(latest))
+                rows = [
+                    {
+                        "id": d.id, "msgtime_ms": d.msgtime_ms, "room_id": d.room_id, "sender": d.sender,
+                        "msgtype": d.msgtype, "employee_id": d.employee_id, "customer_id": d.customer_id,
+                        "department_id": d.department_id, "risk_labels": _labels(d.risk_labels),
+                        "recalled": d.recalled,
+                    }
+                    for d in latest.values()
+                ]  # fmt: skip
+                conn.execute(insert(SearchDocRow), rows)
+                docnos: dict[str, int] = {}
+                ids = list(latest)
                 for i in range(0, len(ids), CHUNK):
-                    part = ids[i : i + CHUNK]
-                    conn.execute(delete(SearchTokenRow).where(SearchTokenRow.doc_id.in_(part)))
-                    conn.execute(delete(SearchDocRow).where(SearchDocRow.id.in_(part)))
-                conn.execute(
-                    insert(SearchDocRow),
-                    [
-                        {
-                            "id": d.id,
-                            "msgtime_ms": d.msgtime_ms,
-                            "room_id": d.room_id,
-                            "sender": d.sender,
-                            "msgtype": d.msgtype,
-                            "employee_id": d.employee_id,
-                            "customer_id": d.customer_id,
-                            "department_id": d.department_id,
-                            "risk_labels": _labels(d.risk_labels),
-                            "recalled": d.recalled,
-                        }
-                        for d in latest.values()
-                    ],
-                )
-                postings = [{"token": t, "doc_id": d.id} for d in latest.values() for t in set(d.tokens)]
-                for i in range(0, len(postings), 20000):
-                    conn.execute(insert(SearchTokenRow), postings[i : i + 20000])
+                    q = select(SearchDocRow.id, SearchDocRow.docno).where(
+                        SearchDocRow.id.in_(ids[i : i + CHUNK])
+                    )
+                    docnos.update((str(k), int(v)) for k, v in conn.execute(q))
+                postings = [(token_int(t), docnos[d.id]) for d in latest.values() for t in set(d.tokens)]
+                # raw executemany: the ORM/Core per-row parameter processing costs more than SQLite itself
+                if postings:
+                    conn.exec_driver_sql(
+                        "INSERT INTO search_tokens (token, docno) VALUES (%s, %s)"
+                        if conn.dialect.paramstyle in ("format", "pyformat")
+                        else "INSERT INTO search_tokens (token, docno) VALUES (?, ?)",
+                        postings,
+                    )
         except OperationalError as exc:
             raise SearchUnavailable(f"search tables unavailable: {type(exc).__name__}") from None
 
+    def _delete(self, conn: Connection, ids: list[str]) -> None:
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i : i + CHUNK]
+            docnos = select(SearchDocRow.docno).where(SearchDocRow.id.in_(part)).scalar_subquery()
+            conn.execute(delete(SearchTokenRow).where(SearchTokenRow.docno.in_(docnos)))
+            conn.execute(delete(SearchDocRow).where(SearchDocRow.id.in_(part)))
+
     def delete(self, ids: Sequence[str]) -> None:
         with self.engine.begin() as conn:
-            for i in range(0, len(ids), CHUNK):
-                part = list(ids[i : i + CHUNK])
-                conn.execute(delete(SearchTokenRow).where(SearchTokenRow.doc_id.in_(part)))
-                conn.execute(delete(SearchDocRow).where(SearchDocRow.id.in_(part)))
+            self._delete(conn, list(ids))
 
     def candidates(
         self, tokens: Sequence[str], filters: SearchFilters, limit: int, after: Cursor | None = None
@@ -80,12 +90,12 @@ class SqlBackend:
         toks = sorted(set(tokens))
         if toks:
             postings = (
-                select(SearchTokenRow.doc_id)
-                .where(SearchTokenRow.token.in_(toks))
-                .group_by(SearchTokenRow.doc_id)
+                select(SearchTokenRow.docno)
+                .where(SearchTokenRow.token.in_([token_int(t) for t in toks]))
+                .group_by(SearchTokenRow.docno)
                 .having(func.count() == len(toks))
             )
-            q = q.where(d.id.in_(postings))
+            q = q.where(d.docno.in_(postings))
         conds: list[Any] = []
         f = filters
         if f.since_ms is not None:

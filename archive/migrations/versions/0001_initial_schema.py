@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 06:34:20.903209
+Create Date: 2026-11-23 07:17:11.390151
 """
 
 import sqlalchemy as sa
@@ -115,6 +115,9 @@ def upgrade() -> None:
 
     op.create_table(
         "search_docs",
+        sa.Column(
+            "docno", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("msgtime_ms", sa.BigInteger(), nullable=False),
         sa.Column("room_id", sa.Integer(), nullable=False),
@@ -125,7 +128,8 @@ def upgrade() -> None:
         sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("risk_labels", sa.String(length=256), nullable=False),
         sa.Column("recalled", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_search_docs")),
+        sa.PrimaryKeyConstraint("docno", name=op.f("pk_search_docs")),
+        sa.UniqueConstraint("id", name=op.f("uq_search_docs_id")),
     )
     with op.batch_alter_table("search_docs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_search_docs_customer_id"), ["customer_id"], unique=False)
@@ -137,12 +141,15 @@ def upgrade() -> None:
 
     op.create_table(
         "search_tokens",
-        sa.Column("token", sa.String(length=16), nullable=False),
-        sa.Column("doc_id", sa.String(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("token", "doc_id", name=op.f("pk_search_tokens")),
+        sa.Column("token", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "docno", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.PrimaryKeyConstraint("token", "docno", name=op.f("pk_search_tokens")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("search_tokens", schema=None) as batch_op:
-        batch_op.create_index("ix_search_tokens_doc", ["doc_id"], unique=False)
+        batch_op.create_index("ix_search_tokens_docno", ["docno"], unique=False)
 
     op.create_table(
         "segments",
@@ -404,7 +411,7 @@ def downgrade() -> None:
     op.drop_table("employees")
     op.drop_table("segments")
     with op.batch_alter_table("search_tokens", schema=None) as batch_op:
-        batch_op.drop_index("ix_search_tokens_doc")
+        batch_op.drop_index("ix_search_tokens_docno")
 
     op.drop_table("search_tokens")
     with op.batch_alter_table("search_docs", schema=None) as batch_op:

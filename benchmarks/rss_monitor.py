@@ -1,0 +1,58 @@
+"""Peak RSS of `chatvault import` on a large file, sampled every few seconds with bytes read so far.
+
+usage: python benchmarks/rss_monitor.py FILE [--interval 5] [--limit-seconds N]
+Prints one line per sample (elapsed s, RSS MB, GB read) and the peak; with --limit-seconds it stops the
+import after N seconds and reports how much of the file it had read (the peak so far still counts)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file", type=Path)
+    ap.add_argument("--interval", type=float, default=5.0)
+    ap.add_argument("--limit-seconds", type=float, default=0)
+    a = ap.parse_args()
+    size = a.file.stat().st_size
+    data = Path(tempfile.mkdtemp(prefix="cv-rss-"))
+    env = {**os.environ, "CHATVAULT_DATA_DIR": str(data)}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "import", str(a.file), "--json"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p = psutil.Process(proc.pid)
+    start = time.time()
+    peak = 0.0
+    read = 0
+    print(f"file {size / 2**30:.2f} GiB, data dir {data}", flush=True)
+    while proc.poll() is None:
+        try:
+            rss = p.memory_info().rss / 2**20
+            read = p.io_counters().read_chars
+        except psutil.Error:
+            break
+        peak = max(peak, rss)
+        print(f"{time.time() - start:8.0f}s rss={rss:7.1f} MB read={read / 2**30:6.2f} GiB", flush=True)
+        if a.limit_seconds and time.time() - start > a.limit_seconds:
+            proc.terminate()
+            break
+        time.sleep(a.interval)
+    out = proc.communicate()[0].decode()
+    print(f"peak RSS {peak:.0f} MB (target <= 300 MB); read {read / 2**30:.2f} of {size / 2**30:.2f} GiB "
+          f"in {time.time() - start:.0f}s; exit={proc.returncode}")
+    if out.strip():
+        print(out.strip()[:2000])
+
+
+if __name__ == "__main__":
+    main()
