@@ -128,12 +128,12 @@ class Analyzer:
                 for rule_id, _term in vals:
                     rule = lex.rules[rule_id]
                     hits.append(_Hit(rule, rule.rule.category, rule_id, start, end + 1))
-        todo: dict[int, tuple[CompiledRule, re.Pattern[str]]] = {id(p[1]): p for p in lex.regex_always}
-        by_char = lex.regex_by_char
-        for ch in set(c):
-            for pair in by_char.get(ch, ()):
-                todo[id(pair[1])] = pair
-        for rule, rx in todo.values():
+        selected = set(lex.regex_ungated)
+        if lex.gate_automaton is not None:
+            for _end, idxs in lex.gate_automaton.iter(c):
+                selected.update(idxs)
+        for idx in sorted(selected):
+            rule, rx = lex.regex_list[idx]
             for m in rx.finditer(c):
                 if m.end() > m.start():
                     hits.append(_Hit(rule, rule.rule.category, rule.rule.id, m.start(), m.end()))

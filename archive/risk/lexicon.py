@@ -200,6 +200,72 @@ def first_chars(pattern: str) -> frozenset[str] | None:
     return frozenset(got) if got else None
 
 
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Strings of which every match of `pattern` must contain at least one (the most selective such set
+    found in its top-level sequence), or None. A cheap `in` test on these gates the regex."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    def alts(items: Any, depth: int = 0) -> set[str] | None:
+        """All strings the sequence can match, if it is a small finite set of literals."""
+        out = {""}
+        for op, av in items:
+            if op is c.LITERAL:
+                out = {x + chr(av) for x in out}
+            elif op is c.IN and all(iop is c.LITERAL for iop, _ in av) and len(av) <= 16:
+                out = {x + chr(iav) for x in out for _, iav in av}
+            elif op is c.SUBPATTERN and depth < 4:
+                sub = alts(av[3], depth + 1)
+                if sub is None:
+                    return None
+                out = {x + y for x in out for y in sub}
+            elif op is c.BRANCH and depth < 4:
+                union: set[str] = set()
+                for alt in av[1]:
+                    sub = alts(alt, depth + 1)
+                    if sub is None:
+                        return None
+                    union |= sub
+                out = {x + y for x in out for y in union}
+            else:
+                return None
+            if len(out) > 64:
+                return None
+        return out
+
+    try:
+        parsed = list(_parser.parse(pattern))
+    except Exception:
+        return None
+    if len(parsed) == 1 and parsed[0][0] is c.BRANCH:
+        # a top-level alternation: every branch must have its own gate
+        gates: list[str] = []
+        for alt in parsed[0][1][1]:
+            sub = required_literals_items(alt, alts)
+            if sub is None:
+                return None
+            gates.extend(sub)
+        return tuple(sorted(set(gates)))
+    return required_literals_items(parsed, alts)
+
+
+def required_literals_items(items: Any, alts: Any) -> tuple[str, ...] | None:
+    best: set[str] | None = None
+    run: list[Any] = []
+    for item in [*items, None]:
+        if item is not None:
+            lits = alts([item])
+            if lits is not None and "" not in lits:
+                run.append(item)
+                continue
+        if run:
+            lits = alts(run)
+            if lits and "" not in lits and (best is None or min(map(len, lits)) > min(map(len, best))):
+                best = lits
+        run = []
+    return tuple(sorted(best)) if best else None
+
+
 def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
     if any(x is None for x in sets):
         return None
@@ -214,6 +280,7 @@ class CompiledRule:
     regexes: tuple[re.Pattern[str], ...]
     starts: tuple[frozenset[str] | None, ...] = ()
     tier: int = 0
+    gates: tuple[tuple[str, ...] | None, ...] = ()
 
 
 @dataclass
@@ -224,8 +291,13 @@ class Lexicon:
     regex_rules: list[CompiledRule] = field(init=False)
     negation: re.Pattern[str] | None = field(init=False)
     # first character → the (rule, regex) pairs that can start with it; plus those with no known start
-    regex_by_char: dict[str, tuple[tuple[CompiledRule, re.Pattern[str]], ...]] = field(init=False)
-    regex_always: tuple[tuple[CompiledRule, re.Pattern[str]], ...] = field(init=False)
+    regex_by_char: dict[str, tuple[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None], ...]] = (
+        field(init=False)
+    )
+    regex_always: tuple[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None], ...] = field(init=False)
+    regex_list: list[tuple[CompiledRule, re.Pattern[str]]] = field(init=False)
+    regex_ungated: list[int] = field(init=False)
+    gate_automaton: Any = field(init=False, repr=False)
     warning: re.Pattern[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -240,9 +312,10 @@ class Lexicon:
                 r,
                 tuple(re.compile(p) for p in r.near),
                 tuple(re.compile(p) for p in r.allow),
-                (re.compile("|".join(f"(?:{p})" for p in r.terms)),) if r.match == "regex" else (),
-                (_union([first_chars(p) for p in r.terms]),) if r.match == "regex" else (),
+                tuple(re.compile(p) for p in r.terms) if r.match == "regex" else (),
+                tuple(first_chars(p) for p in r.terms) if r.match == "regex" else (),
                 r.effective_tier,
+                tuple(required_literals(p) for p in r.terms) if r.match == "regex" else (),
             )
             self.rules[r.id] = compiled
             if r.match == "regex":
@@ -252,17 +325,35 @@ class Lexicon:
                 forms = variants(term) if r.match == "fuzzy" else {compact(term)}
                 for form in forms:
                     keys.setdefault(form, []).append((r.id, term))
-        by_char: dict[str, list[tuple[CompiledRule, re.Pattern[str]]]] = {}
-        always: list[tuple[CompiledRule, re.Pattern[str]]] = []
+        by_char: dict[str, list[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None]]] = {}
+        always: list[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None]] = []
         for cr in self.regex_rules:
-            for rx, starts in zip(cr.regexes, cr.starts, strict=True):
+            for rx, starts, gate in zip(cr.regexes, cr.starts, cr.gates, strict=True):
                 if starts is None:
-                    always.append((cr, rx))
+                    always.append((cr, rx, gate))
                 else:
                     for ch in starts:
-                        by_char.setdefault(ch, []).append((cr, rx))
+                        by_char.setdefault(ch, []).append((cr, rx, gate))
         self.regex_by_char = {k: tuple(v) for k, v in by_char.items()}
         self.regex_always = tuple(always)
+        # One automaton over every regex's gate literals: a text selects the regexes worth running in
+        # a single C-speed pass; regexes without a computable gate always run.
+        self.regex_list = [(cr, rx) for cr in self.regex_rules for rx in cr.regexes]
+        gate_auto = ahocorasick.Automaton()
+        gated: dict[str, set[int]] = {}
+        self.regex_ungated = []
+        for idx, (cr, rx) in enumerate(self.regex_list):
+            gate = cr.gates[cr.regexes.index(rx)]
+            if gate is None:
+                self.regex_ungated.append(idx)
+                continue
+            for lit in gate:
+                gated.setdefault(lit, set()).add(idx)
+        for lit, idxs in gated.items():
+            gate_auto.add_word(lit, tuple(sorted(idxs)))
+        if gated:
+            gate_auto.make_automaton()
+        self.gate_automaton = gate_auto if gated else None
         for key, vals in keys.items():
             automaton.add_word(key, (key, tuple(vals)))
         if keys:
