@@ -14,7 +14,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from archive.kit.errors import ChatVaultError
+from archive.kit.errors import ChatVaultError, InvalidInput
 from archive.kit.settings import Settings, get_settings
 from archive.runtime import Runtime
 from archive.store.db import transaction
@@ -27,6 +27,8 @@ directory_app = typer.Typer(help="Employees, departments and customers.", no_arg
 app.add_typer(directory_app, name="directory")
 media_app = typer.Typer(help="Media files referenced by messages.", no_args_is_help=True)
 app.add_typer(media_app, name="media")
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 quarantine_app = typer.Typer(
     help="Rejected input kept (encrypted) for inspection and retry.", no_args_is_help=True
 )
@@ -313,6 +315,63 @@ def media_retry(media_dir: Annotated[Path, typer.Argument(exists=True, file_okay
     with transaction(rt.sessions) as session:
         counts = retry_missing(session, MediaStore(rt.blobs, rt.envelope), media_dir)
     typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@users_app.command("reset-password")
+def users_reset_password(username: str) -> None:
+    """Print a new random password for USERNAME (once) and end its sessions."""
+    from audit.accounts import reset_password
+
+    try:
+        rt = _runtime()
+        with transaction(rt.sessions) as session:
+            password = reset_password(session, username, actor=operator().username)
+    except ChatVaultError as exc:
+        _fail(exc)
+    typer.echo(f"new password for {username}: {password}")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    roles: Annotated[
+        str, typer.Option(help="comma-separated: admin,compliance,manager,auditor,employee,outsourced")
+    ],
+    employee: Annotated[
+        str | None, typer.Option(help="WeCom userid of the employee this account belongs to")
+    ] = None,
+) -> None:
+    """Create an account with a random password (printed once)."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from archive.store.models import Employee
+    from audit import log
+    from audit.accounts import create_account
+
+    password = secrets.token_urlsafe(15)
+    try:
+        rt = _runtime()
+        with transaction(rt.sessions) as session:
+            emp_id = None
+            if employee:
+                emp_id = session.execute(
+                    select(Employee.id).where(Employee.userid == employee)
+                ).scalar_one_or_none()
+                if emp_id is None:
+                    raise InvalidInput(f"no employee {employee}")
+            create_account(
+                session,
+                username,
+                password,
+                [r.strip() for r in roles.split(",") if r.strip()],
+                employee_id=emp_id,
+            )
+            log.append(session, actor=operator().username, action="account.create", target_ids=[username])
+    except ChatVaultError as exc:
+        _fail(exc)
+    typer.echo(f"created {username}; password (shown once): {password}")
 
 
 @quarantine_app.command("list")
