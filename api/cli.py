@@ -27,6 +27,8 @@ directory_app = typer.Typer(help="Employees, departments and customers.", no_arg
 app.add_typer(directory_app, name="directory")
 media_app = typer.Typer(help="Media files referenced by messages.", no_args_is_help=True)
 app.add_typer(media_app, name="media")
+audit_app = typer.Typer(help="The hash-chained access-audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 quarantine_app = typer.Typer(
@@ -315,6 +317,21 @@ def media_retry(media_dir: Annotated[Path, typer.Argument(exists=True, file_okay
     with transaction(rt.sessions) as session:
         counts = retry_missing(session, MediaStore(rt.blobs, rt.envelope), media_dir)
     typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Re-hash the access log; exit 1 naming the first entry that was edited, deleted or reordered."""
+    from audit.log import verify_chain
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        report = verify_chain(session)
+    if report.ok:
+        typer.echo(f"access log intact: {report.entries} entries")
+        return
+    typer.secho(f"access log BROKEN at entry {report.first_bad_id}: {report.problem}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
 
 
 @users_app.command("reset-password")
