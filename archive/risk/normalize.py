@@ -94,6 +94,15 @@ def _char(ch: str) -> str:
 
 def normalize(text: str) -> Normalized:
     """Same result as `compact`, with the offset map (slow path: only for messages with a finding)."""
+    nf = unicodedata.normalize("NFKC", text)
+    if len(nf) == len(text):
+        # Usual case: NFKC changed no lengths, the table maps one character to at most one, and case
+        # folding expanded nothing, so the kept characters are exactly those the table does not delete.
+        tbl = table()
+        folded = nf.translate(tbl).casefold()
+        offs = tuple(i for i, ch in enumerate(nf) if tbl.get(ord(ch), ch) is not None)
+        if len(offs) == len(folded):
+            return Normalized(_numerals(folded), offs, text)
     parts = [_char(ch) for ch in text]
     joined = "".join(parts)
     if len(joined) == sum(1 for p in parts if p):  # every kept character maps to exactly one: the usual case
