@@ -55,6 +55,21 @@ def table() -> dict[int, str | None]:
     return t
 
 
+@lru_cache(maxsize=1)
+def _deleted() -> re.Pattern[str]:
+    """Runs of the characters the table deletes (for building the offset map without a Python loop)."""
+    cps = sorted(cp for cp, v in table().items() if v is None)
+    ranges: list[str] = []
+    start = prev = cps[0]
+    for cp in [*cps[1:], -1]:
+        if cp == prev + 1:
+            prev = cp
+            continue
+        ranges.append(re.escape(chr(start)) + ("-" + re.escape(chr(prev)) if prev > start else ""))
+        start = prev = cp
+    return re.compile("[" + "".join(ranges) + "]+")
+
+
 def _numerals(s: str) -> str:
     return _NUM_RUN.sub(lambda m: "".join(NUMERALS.get(c, c) for c in m.group()), s)
 
@@ -98,11 +113,15 @@ def normalize(text: str) -> Normalized:
     if len(nf) == len(text):
         # Usual case: NFKC changed no lengths, the table maps one character to at most one, and case
         # folding expanded nothing, so the kept characters are exactly those the table does not delete.
-        tbl = table()
-        folded = nf.translate(tbl).casefold()
-        offs = tuple(i for i, ch in enumerate(nf) if tbl.get(ord(ch), ch) is not None)
-        if len(offs) == len(folded):
-            return Normalized(_numerals(folded), offs, text)
+        folded = nf.translate(table()).casefold()
+        kept: list[int] = []
+        prev = 0
+        for m in _deleted().finditer(nf):
+            kept.extend(range(prev, m.start()))
+            prev = m.end()
+        kept.extend(range(prev, len(nf)))
+        if len(kept) == len(folded):
+            return Normalized(_numerals(folded), tuple(kept), text)
     parts = [_char(ch) for ch in text]
     joined = "".join(parts)
     if len(joined) == sum(1 for p in parts if p):  # every kept character maps to exactly one: the usual case
