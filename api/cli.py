@@ -76,6 +76,7 @@ def _print_login(creds: tuple[str, str] | None, rt: Runtime) -> None:
         typer.echo(
             f"console: {url} (admin exists; `chatvault users reset-password admin` prints a new password)"
         )
+    sys.stdout.flush()  # the server runs next: the login must be out even when stdout is a pipe
 
 
 def _run_jobs(rt: Runtime) -> dict[str, int]:
