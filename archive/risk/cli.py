@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 
 risk_app = typer.Typer(help="Risk analyser: scan files, manage the lexicon.", no_args_is_help=True)
+
+
+@risk_app.callback()
+def _group() -> None:
+    """Keeps `scan` a subcommand even when this module runs alone (python -m archive.risk.cli scan …)."""
+
+
 # Commands that need the database (lexicon import/export/list, rescan) are added by api/cli.py.
 
 

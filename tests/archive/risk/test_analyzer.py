@@ -111,3 +111,20 @@ def test_hot_reload_swaps_rules() -> None:
     holder.swap(_lexicon(terms=["樱桃挞"]))
     assert a.scan_message("樱桃挞").labels == ["abuse"]
     assert a.scan_message("蓝莓派").labels == []
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "expected"),
+    [
+        ("学费直接微信转我就行，不用走学校账户，能便宜300", "employee", ["side_dealing"]),
+        ("别在4S店签了，我朋友的店里同款车便宜一万", "employee", ["side_dealing"]),
+        ("你把银行卡正反面拍照发我，我帮你绑定", "employee", ["pii_leak"]),
+        ("这个基金我自己也买了，保证年化15%以上", "employee", ["guaranteed_return"]),
+        ("这个理财产品不保本，历史收益不代表未来", "employee", []),
+        ("您的贷款申请材料需要在网点柜台提交，不用在这里发", "employee", []),
+        ("学校统一收费，请通过家校通缴费，不收现金", "employee", []),
+        ("维修完成了，您可以随时来取车，保修期一年", "employee", []),
+    ],
+)
+def test_other_industries(text: str, role: str, expected: list[str]) -> None:
+    assert labels(text, role) == expected
