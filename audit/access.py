@@ -77,10 +77,11 @@ def department_subtree(session: Session, root_ids: Sequence[int]) -> tuple[int, 
     return tuple(sorted(seen))
 
 
-def in_scope(caller: Principal, msg: Message) -> bool:
+def in_scope(caller: Principal, msg: Message, departments: frozenset[int] = frozenset()) -> bool:
+    """departments: the caller's department subtree (a manager's scope)."""
     if caller.sees_all:
         return True
-    if caller.scope_department_ids is not None and msg.department_id in caller.scope_department_ids:
+    if msg.department_id is not None and msg.department_id in departments:
         return True
     return caller.employee_id is not None and msg.employee_id == caller.employee_id
 
@@ -123,7 +124,12 @@ def read_content(
     Messages outside the caller's scope are dropped silently for searches and refused for direct reads
     (purpose "read")."""
     require(caller, Action.READ_CONTENT)
-    allowed = [m for m in messages if in_scope(caller, m)]
+    subtree = (
+        frozenset(department_subtree(session, caller.scope_department_ids))
+        if caller.scope_department_ids is not None
+        else frozenset()
+    )
+    allowed = [m for m in messages if in_scope(caller, m, subtree)]
     if purpose == "read" and len(allowed) < len(messages):
         raise Forbidden("message is outside your data scope")
     now = utcnow()
