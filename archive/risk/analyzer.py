@@ -127,6 +127,8 @@ class Analyzer:
                 start = end - len(key) + 1
                 for rule_id, _term in vals:
                     rule = lex.rules[rule_id]
+                    if sender_role is not None and rule.rule.sender not in ("any", sender_role):
+                        continue
                     hits.append(_Hit(rule, rule.rule.category, rule_id, start, end + 1))
         selected = set(lex.regex_ungated)
         if lex.gate_automaton is not None:
@@ -134,6 +136,8 @@ class Analyzer:
                 selected.update(idxs)
         for idx in sorted(selected):
             rule, rx = lex.regex_list[idx]
+            if sender_role is not None and rule.rule.sender not in ("any", sender_role):
+                continue  # the rule cannot apply to this sender: do not even run it
             for m in rx.finditer(c):
                 if m.end() > m.start():
                     hits.append(_Hit(rule, rule.rule.category, rule.rule.id, m.start(), m.end()))
