@@ -9,6 +9,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,15 +90,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (dropped at the end)."""
-    base = _require("CHATVAULT_TEST_DATABASE_URL", "postgres")
+@contextmanager
+def _database(base_url: str, prefix: str) -> Iterator[str]:
+    """Create a throw-away PostgreSQL database next to `base_url`; drop it (and its sessions) after."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    url = make_url(base)
-    name = f"cv_{uuid.uuid4().hex[:10]}"
+    url = make_url(base_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -110,6 +110,13 @@ def pg_url() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped at the end)."""
+    with _database(_require("CHATVAULT_TEST_DATABASE_URL", "postgres"), "cv") as url:
+        yield url
 
 
 @pytest.fixture
@@ -142,23 +149,8 @@ def shared_dir() -> Path:
 @pytest.fixture
 def fresh_pg_url(pg_url: str) -> Iterator[str]:
     """A PostgreSQL database of its own for one test."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(pg_url)
-    name = f"cvf_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with _database(pg_url, "cvf") as url:
+        yield url
 
 
 @pytest.fixture(params=["embedded", "production"])
