@@ -52,6 +52,7 @@ class ImportSummary:
     recalled: int = 0
     quarantined: int = 0
     quarantined_by_reason: Counter[str] = field(default_factory=Counter)
+    quarantined_again: int = 0
     by_msgtype: Counter[str] = field(default_factory=Counter)
     unknown_msgtypes: Counter[str] = field(default_factory=Counter)
     risk_flagged: int = 0
@@ -70,6 +71,7 @@ class ImportSummary:
             "recalled": self.recalled,
             "quarantined": self.quarantined,
             "quarantined_by_reason": dict(self.quarantined_by_reason),
+            "quarantined_again": self.quarantined_again,
             "by_msgtype": dict(self.by_msgtype),
             "unknown_msgtypes": dict(self.unknown_msgtypes),
             "risk_flagged": self.risk_flagged,
@@ -474,6 +476,19 @@ class Importer:
         segment: SegmentWriter,
         summary: ImportSummary,
     ) -> None:
+        digest = hashlib.sha256(raw.raw).hexdigest()
+        if (
+            raw.offset_end
+            and session.execute(
+                select(QuarantineEntry.id).where(
+                    QuarantineEntry.file == file_label,
+                    QuarantineEntry.line_no == raw.line_no,
+                    QuarantineEntry.content_sha256 == digest,
+                )
+            ).first()
+        ):
+            summary.quarantined_again += 1  # a rerun of the same file: the line is already quarantined
+            return
         qid = new_id()
         sealed = self.rt.envelope.seal(qid, raw.raw)
         ref = segment.append(sealed.blob)

@@ -67,3 +67,17 @@ def test_retry_imports_once_fixed(embedded_runtime: Runtime, tmp_path: Path) -> 
         msg = session.execute(select(Message)).scalar_one()
         assert (msg.source, msg.source_msgid) == ("crm", "c-1")
         assert list_entries(session, operator()) == []
+
+
+def test_rerun_of_a_finished_file_does_not_quarantine_twice(
+    embedded_runtime: Runtime, tmp_path: Path
+) -> None:
+    rt = embedded_runtime
+    path = tmp_path / "twice.jsonl"
+    path.write_bytes(b"{oops\n" + SAMPLE.read_bytes().splitlines()[0] + b"\n[1]\n")
+    first = Importer(rt).import_file(path)
+    again = Importer(rt).import_file(path)  # finished files are re-read from the start
+    assert (first.quarantined, first.imported) == (2, 1)
+    assert (again.quarantined, again.quarantined_again, again.duplicates) == (0, 2, 1)
+    with rt.sessions() as session:
+        assert len(list_entries(session, operator())) == 2
