@@ -47,7 +47,7 @@ def _file(tmp_path: Path, n: int, bad_every: int) -> tuple[Path, set[str], int]:
 
 
 def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str], tmp_path: Path) -> None:
-    path, ids, bad = _file(tmp_path, 2500, 97)
+    path, ids, bad = _file(tmp_path, 6000, 97)
     keyring = tmp_path / "keyring.json"
     Keyring.generate(keyring).save()
     env = {
@@ -70,7 +70,7 @@ def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str
     kills = 0
     for _ in range(8):
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(1.5, 5.0))
+        time.sleep(rng.uniform(1.0, 4.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
