@@ -1,4 +1,5 @@
-"""The SearchBackend protocol and its factory. Backends store blind tokens and plain metadata only."""
+"""The SearchBackend protocol and its factory. A backend stores blind tokens and plain metadata only: it
+never sees message text, and it returns candidate ids that the query service decrypts and checks."""
 
 from __future__ import annotations
 
@@ -8,14 +9,23 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from archive.kit.errors import ConfigurationError, ServiceUnavailable
+from archive.kit.errors import ChatVaultError, ConfigurationError, ServiceUnavailable
 from archive.kit.settings import Settings
 
 Cursor = tuple[int, str]  # (msgtime_ms, id) of the last hit of the previous page
 
 
 class SearchUnavailable(ServiceUnavailable):
+    """The search service is down, overloaded or unreachable: retry later (the outbox does)."""
+
     code = "search_unavailable"
+
+
+class SearchRejected(ChatVaultError):
+    """The search service refused a document or request (a mapping or programming error): retrying the
+    same input will not help until the cause is fixed."""
+
+    code = "search_rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +40,14 @@ class SearchDoc:
     department_id: int | None
     risk_labels: tuple[str, ...]
     recalled: bool
-    tokens: tuple[str, ...]
+    tokens: tuple[str, ...]  # BlindIndex.doc_tokens of the text
 
 
 @dataclass(frozen=True, slots=True)
 class SearchFilters:
+    """Every filter that is set must hold. A tuple admits any of its values (an empty tuple admits
+    nothing); `since_ms` is inclusive, `until_ms` exclusive."""
+
     since_ms: int | None = None
     until_ms: int | None = None
     room_ids: tuple[int, ...] | None = None
@@ -49,19 +62,37 @@ class SearchFilters:
 class SearchBackend(Protocol):
     name: str
 
-    def ensure_ready(self) -> None: ...
-    def index(self, docs: Sequence[SearchDoc]) -> None: ...
-    def delete(self, ids: Sequence[str]) -> None: ...
+    def ensure_ready(self) -> None:
+        """Create the tables / the index and its mapping if missing (idempotent)."""
+
+    def index(self, docs: Sequence[SearchDoc]) -> None:
+        """Bulk upsert by id (idempotent): a re-indexed document replaces its tokens and metadata."""
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+
     def candidates(
         self, tokens: Sequence[str], filters: SearchFilters, limit: int, after: Cursor | None = None
-    ) -> list[Cursor]: ...
-    def count(self) -> int: ...
-    def ping(self) -> bool: ...
-    def clear(self) -> None: ...
-    def refresh(self) -> None: ...
+    ) -> list[Cursor]:
+        """(msgtime_ms, id) of documents having ALL tokens (no tokens: filters only) and matching the
+        filters, ordered by msgtime desc then id desc, strictly after `after` in that order, at most
+        `limit` (fewer only when there are no more)."""
+
+    def count(self) -> int:
+        """Documents in the index."""
+
+    def ping(self) -> bool:
+        """Whether the backend answers; never raises."""
+
+    def clear(self) -> None:
+        """Drop every document (before a reindex); ensure_ready() makes it usable again."""
+
+    def refresh(self) -> None:
+        """Make completed writes visible to candidates() (a no-op for sql)."""
 
 
 def make_backend(settings: Settings, engine: Engine) -> SearchBackend:
+    """The backend chosen by settings.search_backend; `engine` is the archive's database (sql backend)."""
     if settings.search_backend == "sql":
         from archive.search.sql_backend import SqlBackend
 

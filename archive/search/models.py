@@ -1,24 +1,34 @@
-"""Tables of the `sql` search backend: document metadata and the inverted table of blind tokens.
+"""The table of the `sql` search backend: one row per message with its plain metadata and its blind tokens.
 
-Postings are (token, docno) pairs of two integers in a clustered (WITHOUT ROWID on SQLite) primary key:
-a blind token is 64 bits, stored as a signed BIGINT, and documents get a small integer surrogate, so a
-posting costs ~20 bytes instead of ~80 with hex strings and 32-character ids."""
+The tokens are indexed by the database's own inverted index, not by a (token, doc) table: SQLite's FTS5
+(an external-content table over `tokens`, created by `SqlBackend.ensure_ready`) and PostgreSQL's GIN over
+a bigint array. Both write in segments, so indexing stays fast as the archive grows (measurements in
+sql_backend.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.store.db import Base
 
-DocNo = BigInteger().with_variant(Integer, "sqlite")
+FTS_TABLE = "search_index_fts"  # SQLite only; not in the metadata (Alembic cannot describe a virtual table)
 
 
 class SearchDocRow(Base):
-    __tablename__ = "search_docs"
-    __table_args__ = (Index("ix_search_docs_time", "msgtime_ms", "id"),)
-    docno: Mapped[int] = mapped_column(DocNo, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(32), unique=True)
+    __tablename__ = "search_index"
+
+    # Integer key: SQLite's rowid alias (the FTS5 rowid of the document), an identity column on PostgreSQL.
+    docno: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # Byte order on PostgreSQL whatever the database's collation, as on SQLite and in OpenSearch's sort.
+    id: Mapped[str] = mapped_column(
+        String(32).with_variant(String(32, collation="C"), "postgresql"), unique=True
+    )
     msgtime_ms: Mapped[int] = mapped_column(BigInteger)
     room_id: Mapped[int] = mapped_column(Integer, index=True)
     sender: Mapped[str] = mapped_column(String(128), index=True)
@@ -28,10 +38,10 @@ class SearchDocRow(Base):
     department_id: Mapped[int | None] = mapped_column(Integer, index=True)
     risk_labels: Mapped[str] = mapped_column(String(256), default="")  # "|label|label|" for LIKE filters
     recalled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SQLite: the blind tokens separated by spaces (FTS5's content); PostgreSQL: the tokens as int64.
+    tokens: Mapped[Any] = mapped_column(Text().with_variant(postgresql.ARRAY(BigInteger), "postgresql"))
 
-
-class SearchTokenRow(Base):
-    __tablename__ = "search_tokens"
-    __table_args__ = (Index("ix_search_tokens_docno", "docno"), {"sqlite_with_rowid": False})
-    token: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    docno: Mapped[int] = mapped_column(DocNo, primary_key=True, autoincrement=False)
+    __table_args__ = (
+        Index("ix_search_index_time", "msgtime_ms", "id"),
+        Index("ix_search_index_tokens", "tokens", postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )

@@ -1,22 +1,32 @@
-"""The `opensearch` backend: blind tokens as a `keyword` field, metadata as plain fields; bulk writes,
-deletes by id through `_bulk` (the integ-test build has no _delete_by_query), `search_after` paging.
-Only core features are used, so the full image used by docker-compose behaves the same."""
+"""The `opensearch` backend: blind tokens as a `keyword` field that is searchable but neither stored in
+`_source` nor kept as doc values; metadata as plain fields. Bulk writes and deletes by id through `_bulk`
+(the integ-test build has no _delete_by_query), `search_after` paging. Only core features are used, so the
+full image used by docker-compose behaves the same."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import orjson
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import (
+    ConnectionError as OSConnectionError,
+)
+from opensearchpy.exceptions import (
+    NotFoundError,
+    RequestError,
+    TransportError,
+)
 
-from archive.search.backend import Cursor, SearchDoc, SearchFilters, SearchUnavailable
+from archive.search.backend import Cursor, SearchDoc, SearchFilters, SearchRejected, SearchUnavailable
 
 MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "_source": {"excludes": ["tokens"]},
     "properties": {
-        "id": {"type": "keyword"},
+        "id": {"type": "keyword"},  # also the tie-break of the sort (ids compare as bytes)
         "msgtime_ms": {"type": "long"},
         "room_id": {"type": "long"},
         "sender": {"type": "keyword"},
@@ -29,48 +39,63 @@ MAPPING: dict[str, Any] = {
         "tokens": {"type": "keyword", "doc_values": False, "norms": False, "index_options": "docs"},
     },
 }
-BULK_DOCS = 1000
+BULK_DOCS = 2000  # ~2 MB per _bulk request
+MAX_WINDOW = 10_000  # index.max_result_window: larger pages are read in several requests
+
+R = TypeVar("R")
 
 
 class OpenSearchBackend:
     name = "opensearch"
 
     def __init__(
-        self, url: str, index: str, *, user: str = "", password: str = "", timeout: float = 30.0
+        self,
+        url: str,
+        index: str,
+        *,
+        user: str = "",
+        password: str = "",
+        timeout: float = 30.0,
+        shards: int = 1,
+        replicas: int = 0,
     ) -> None:
-        from opensearchpy import OpenSearch
-
         auth = (user, password) if user else None
+        # No client retries: a failed write stays in the outbox and is retried with backoff there.
         self.client = OpenSearch(url, http_auth=auth, timeout=timeout, max_retries=0, retry_on_timeout=False)
         self.index_name = index
+        self.shards = shards
+        self.replicas = replicas
+        self._ready = False
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from opensearchpy.exceptions import ConnectionError as OSConnectionError
-        from opensearchpy.exceptions import ConnectionTimeout, TransportError
-
+    def _call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run a client call; an unreachable, overloaded or failing cluster is SearchUnavailable."""
         try:
             return fn(*args, **kwargs)
-        except (OSConnectionError, ConnectionTimeout) as exc:
+        except OSConnectionError as exc:  # includes ConnectionTimeout
             raise SearchUnavailable(f"OpenSearch unreachable: {type(exc).__name__}") from None
         except TransportError as exc:
-            if (isinstance(exc.status_code, int) and exc.status_code >= 500) or exc.status_code == "N/A":
-                raise SearchUnavailable(f"OpenSearch error {exc.status_code}") from None
+            status = exc.status_code
+            if not isinstance(status, int) or status >= 500 or status == 429:
+                raise SearchUnavailable(f"OpenSearch error {status}") from None
             raise
 
+    # -- schema ---------------------------------------------------------------------------------------
+
     def ensure_ready(self) -> None:
-        exists = self._call(self.client.indices.exists, index=self.index_name)
-        if not exists:
+        """Create the index with its strict mapping if it does not exist. Idempotent."""
+        if not self._call(self.client.indices.exists, index=self.index_name):
             body = {
-                "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+                "settings": {"number_of_shards": self.shards, "number_of_replicas": self.replicas},
                 "mappings": MAPPING,
             }
-            from opensearchpy.exceptions import RequestError
-
             try:
                 self._call(self.client.indices.create, index=self.index_name, body=body)
-            except RequestError as exc:  # created concurrently
+            except RequestError as exc:  # created concurrently by another worker
                 if "resource_already_exists" not in str(exc.error):
                     raise
+        self._ready = True
+
+    # -- writes ---------------------------------------------------------------------------------------
 
     @staticmethod
     def _body(d: SearchDoc) -> dict[str, Any]:
@@ -91,20 +116,27 @@ class OpenSearchBackend:
     def _bulk(self, lines: list[bytes]) -> None:
         if not lines:
             return
+        if not self._ready:
+            # Never let _bulk auto-create the index with a dynamic mapping (after clear(), say).
+            self.ensure_ready()
         resp = self._call(self.client.bulk, body=b"\n".join(lines) + b"\n")
-        if resp.get("errors"):
-            bad = [
-                it
-                for it in resp["items"]
-                for v in it.values()
-                if v.get("status", 200) >= 300 and v.get("status") != 404
-            ]
-            if bad:
-                first = next(iter(bad[0].values()))
-                status = first.get("status", 0)
-                if status >= 500 or status == 429:
-                    raise SearchUnavailable(f"OpenSearch bulk rejected: {status}")
-                raise RuntimeError(f"OpenSearch bulk item failed: {first.get('error', {}).get('type')}")
+        if not resp.get("errors"):
+            return
+        failed = [
+            result
+            for item in resp["items"]
+            for op, result in item.items()
+            if result.get("status", 200) >= 300 and not (op == "delete" and result.get("status") == 404)
+        ]
+        if not failed:
+            return
+        statuses = {int(r.get("status", 0)) for r in failed}
+        kinds = sorted({str(r.get("error", {}).get("type", "unknown")) for r in failed})
+        # Error types and statuses only: a reason may quote a field value.
+        detail = f"{len(failed)} of {len(resp['items'])} bulk items failed: {', '.join(kinds)}"
+        if any(s == 429 or s >= 500 for s in statuses):
+            raise SearchUnavailable(detail)
+        raise SearchRejected(detail)
 
     def index(self, docs: Sequence[SearchDoc]) -> None:
         for i in range(0, len(docs), BULK_DOCS):
@@ -123,58 +155,84 @@ class OpenSearchBackend:
                 ]
             )
 
-    def candidates(
-        self, tokens: Sequence[str], filters: SearchFilters, limit: int, after: Cursor | None = None
-    ) -> list[Cursor]:
-        must: list[dict[str, Any]] = [{"term": {"tokens": t}} for t in sorted(set(tokens))]
-        f = filters
-        rng: dict[str, int] = {}
-        if f.since_ms is not None:
-            rng["gte"] = f.since_ms
-        if f.until_ms is not None:
-            rng["lt"] = f.until_ms
-        if rng:
-            must.append({"range": {"msgtime_ms": rng}})
-        for field, values in (
-            ("room_id", f.room_ids),
-            ("sender", f.senders),
-            ("employee_id", f.employee_ids),
-            ("customer_id", f.customer_ids),
-            ("department_id", f.department_ids),
-            ("msgtype", f.msgtypes),
-            ("risk_labels", f.risk_labels),
-        ):
-            if values is not None:
-                must.append({"terms": {field: list(values)}})
-        body: dict[str, Any] = {
-            "query": {"bool": {"filter": must}},
-            "sort": [{"msgtime_ms": "desc"}, {"id": "desc"}],
-            "size": limit,
-            "_source": False,
-            "track_total_hits": False,
-        }
-        if after is not None:
-            body["search_after"] = [after[0], after[1]]
-        resp = self._call(self.client.search, index=self.index_name, body=body)
-        return [(int(h["sort"][0]), str(h["sort"][1])) for h in resp["hits"]["hits"]]
+    def clear(self) -> None:
+        with contextlib.suppress(NotFoundError):
+            self._call(self.client.indices.delete, index=self.index_name)
+        self._ready = False
+
+    def refresh(self) -> None:
+        with contextlib.suppress(NotFoundError):
+            self._call(self.client.indices.refresh, index=self.index_name)
+
+    # -- reads ----------------------------------------------------------------------------------------
 
     def count(self) -> int:
-        return int(self._call(self.client.count, index=self.index_name)["count"])
+        try:
+            return int(self._call(self.client.count, index=self.index_name)["count"])
+        except NotFoundError:
+            return 0
 
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
-        except Exception:
+        except Exception:  # ping reports, never raises
             return False
 
-    def clear(self) -> None:
-        from opensearchpy.exceptions import NotFoundError
+    def candidates(
+        self, tokens: Sequence[str], filters: SearchFilters, limit: int, after: Cursor | None = None
+    ) -> list[Cursor]:
+        query = _query(tokens, filters)
+        if limit <= 0 or query is None:
+            return []
+        out: list[Cursor] = []
+        while len(out) < limit:
+            size = min(limit - len(out), MAX_WINDOW)
+            body: dict[str, Any] = {
+                "query": query,
+                "sort": [{"msgtime_ms": "desc"}, {"id": "desc"}],
+                "size": size,
+                "_source": False,
+                "track_total_hits": False,
+            }
+            if after is not None:
+                body["search_after"] = [after[0], after[1]]
+            try:
+                resp = self._call(self.client.search, index=self.index_name, body=body)
+            except NotFoundError:
+                return out
+            hits = [(int(h["sort"][0]), str(h["sort"][1])) for h in resp["hits"]["hits"]]
+            out.extend(hits)
+            if len(hits) < size:
+                break
+            after = hits[-1]
+        return out
 
-        with contextlib.suppress(NotFoundError):
-            self._call(self.client.indices.delete, index=self.index_name)
 
-    def refresh(self) -> None:
-        from opensearchpy.exceptions import NotFoundError
+def _query(tokens: Sequence[str], f: SearchFilters) -> dict[str, Any] | None:
+    """A non-scoring bool filter: every token, every filter. None when a filter admits nothing."""
+    clauses: list[dict[str, Any]] = [{"term": {"tokens": t}} for t in sorted(set(tokens))]
+    rng: dict[str, int] = {}
+    if f.since_ms is not None:
+        rng["gte"] = f.since_ms
+    if f.until_ms is not None:
+        rng["lt"] = f.until_ms
+    if rng:
+        clauses.append({"range": {"msgtime_ms": rng}})
+    values: tuple[Any, ...] | None
+    for field, values in (
+        ("room_id", f.room_ids),
+        ("sender", f.senders),
+        ("employee_id", f.employee_ids),
+        ("customer_id", f.customer_ids),
+        ("department_id", f.department_ids),
+        ("msgtype", f.msgtypes),
+        ("risk_labels", f.risk_labels),
+    ):
+        if values is not None:
+            if not values:
+                return None
+            clauses.append({"terms": {field: sorted(set(values))}})
+    return {"bool": {"filter": clauses}}
 
-        with contextlib.suppress(NotFoundError):
-            self._call(self.client.indices.refresh, index=self.index_name)
+
+__all__ = ["MAPPING", "OpenSearchBackend"]

@@ -1,187 +1,539 @@
-"""One conformance suite for every search backend: sql on SQLite, sql on real PostgreSQL, and real
-OpenSearch. Candidates must be a superset of the exact matches (the query service's exact check then
-makes results equal a brute-force scan), filters and keyset paging must agree everywhere."""
+"""One conformance suite for every search backend: sql on SQLite (also with tiny read batches, to exercise
+its page edges), sql on real PostgreSQL, and real OpenSearch. Candidates must be a superset of the exact
+substring matches (the query service's exact check then makes results equal a brute-force scan); filters,
+ordering and keyset paging must agree everywhere."""
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Iterator
+import re
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
 
-from archive.migrate import upgrade
-from archive.search.backend import SearchBackend, SearchDoc, SearchFilters, SearchUnavailable
-from archive.search.blind import BlindIndex
+from archive.kit.errors import ConfigurationError
+from archive.kit.settings import Settings
+from archive.search.backend import (
+    Cursor,
+    SearchBackend,
+    SearchDoc,
+    SearchFilters,
+    SearchRejected,
+    SearchUnavailable,
+    make_backend,
+)
+from archive.search.blind import BlindIndex, normalize
+from archive.search.models import SearchDocRow
 from archive.search.opensearch_backend import OpenSearchBackend
-from archive.search.sql_backend import SqlBackend
-from archive.store.db import make_engine
+from archive.search.sql_backend import SLOT_MASK, SqlBackend
+from archive.store.db import Base, make_engine
 
-BLIND = BlindIndex(b"k" * 32)
+BLIND = BlindIndex(b"conformance-index-key-32-bytes!!")
+T0 = 1_700_000_000_000
 WORDS = [
-    "支付宝",
-    "转账",
-    "发票",
-    "退款",
-    "预约",
-    "水光",
-    "保本",
-    "理财",
-    "客户",
-    "门店",
-    "Alipay",
-    "VX",
-    "12315",
-    "的",
-    "了",
-]
+    "支付宝", "转账", "發票", "退款", "预约", "水光", "保本", "理财", "客户", "门店", "私下", "加我",
+    "微信", "返点", "投诉", "身份证", "银行卡", "谢谢", "好的", "的", "了", "吗", "Alipay", "VX",
+    "USDT", "iPhone15", "12315", "ＶＸ", "９折",
+]  # fmt: skip
+PUNCT = ["", "", "，", " ", "。", "！", "~"]
+Corpus = dict[str, tuple[SearchDoc, str]]
 
 
-def corpus(n: int = 300, seed: int = 5) -> dict[str, tuple[SearchDoc, str]]:
+def make_doc(i: int, text: str, rng: random.Random, **over: object) -> SearchDoc:
+    doc = SearchDoc(
+        id=f"{T0 + i:012x}{rng.getrandbits(80):020x}",
+        msgtime_ms=T0 + rng.randint(0, 60) * 1000,  # many equal times: ties are broken by id
+        room_id=rng.randint(1, 5),
+        sender=rng.choice(["zhoumin", "lina", "wmCUSTOMER01"]),
+        msgtype=rng.choice(["text", "text", "file", "mixed"]),
+        employee_id=rng.choice([1, 2, 3, None]),
+        customer_id=rng.choice([10, 11, None]),
+        department_id=rng.choice([100, 200, 300, None]),
+        risk_labels=tuple(sorted(rng.sample(["side_dealing", "complaint", "pii"], rng.choice([0, 0, 1, 2])))),
+        recalled=rng.random() < 0.1,
+        tokens=tuple(BLIND.doc_tokens(text)),
+    )
+    return replace(doc, **over)  # type: ignore[arg-type]
+
+
+def corpus(n: int = 300, seed: int = 5) -> Corpus:
     rng = random.Random(seed)
-    out = {}
+    out: Corpus = {}
     for i in range(n):
-        text = "".join(
-            rng.choice(WORDS) + rng.choice(["", "，", " ", "。"]) for _ in range(rng.randint(1, 8))
-        )
-        doc = SearchDoc(
-            id=f"{i:032x}",
-            msgtime_ms=1_700_000_000_000 + rng.randint(0, 50) * 1000,  # many equal times: ties broken by id
-            room_id=rng.randint(1, 5),
-            sender=rng.choice(["zhoumin", "lina", "wmCUSTOMER"]),
-            msgtype=rng.choice(["text", "text", "file"]),
-            employee_id=rng.choice([1, 2, None]),
-            customer_id=rng.choice([10, None]),
-            department_id=rng.choice([100, 200]),
-            risk_labels=tuple(rng.sample(["side_dealing", "complaint"], rng.randint(0, 2))),
-            recalled=rng.random() < 0.1,
-            tokens=tuple(BLIND.doc_tokens(text)),
-        )
+        text = "".join(rng.choice(WORDS) + rng.choice(PUNCT) for _ in range(rng.randint(1, 9)))
+        doc = make_doc(i, text, rng)
         out[doc.id] = (doc, text)
     return out
 
 
-@pytest.fixture(params=["sql-sqlite", "sql-postgres", "opensearch"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
-    engine: Engine | None = None
-    if request.param == "opensearch":
-        b: SearchBackend = OpenSearchBackend(
-            request.getfixturevalue("opensearch_url"), request.getfixturevalue("os_index")
-        )
-    else:
-        url = (
-            f"sqlite:///{tmp_path / 's.db'}"
-            if request.param == "sql-sqlite"
-            else request.getfixturevalue("fresh_pg_url")
-        )
-        engine = make_engine(url)
-        upgrade(engine)
-        b = SqlBackend(engine)
-    b.ensure_ready()
-    yield b
-    b.clear()
-    if engine is not None:
+def docs_of(c: Corpus) -> list[SearchDoc]:
+    return [d for d, _ in c.values()]
+
+
+def ordered(pairs: list[Cursor] | set[Cursor]) -> list[Cursor]:
+    return sorted(pairs, reverse=True)
+
+
+# -- backends ---------------------------------------------------------------------------------------
+
+
+def _pg_engine(pg_url: str) -> tuple[Engine, Callable[[], None]]:
+    """An engine whose search_path is a schema of its own in the session's PostgreSQL database."""
+    schema = f"cvs_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = make_engine(url.render_as_string(hide_password=False))
+
+    def drop() -> None:
         engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return engine, drop
 
 
-def _all(b: SearchBackend, tokens: list[str], f: SearchFilters, page: int = 37) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    after = None
+BACKENDS = ["sql-sqlite", "sql-sqlite-tiny-batches", "sql-postgres", "opensearch"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
+    b: SearchBackend
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    if request.param == "opensearch":
+        b = OpenSearchBackend(request.getfixturevalue("opensearch_url"), request.getfixturevalue("os_index"))
+    else:
+        if request.param == "sql-postgres":
+            engine, cleanup = _pg_engine(request.getfixturevalue("pg_url"))
+        else:
+            engine = make_engine(f"sqlite:///{tmp_path / 'search.db'}")
+            cleanup = engine.dispose
+        # What the migration creates; ensure_ready must accept it (and adds the FTS5 table on SQLite).
+        Base.metadata.create_all(engine, tables=[SearchDocRow.__table__])  # type: ignore[list-item]
+        tiny = request.param == "sql-sqlite-tiny-batches"
+        b = SqlBackend(engine, first_batch=1, max_batch=3) if tiny else SqlBackend(engine)
+    b.ensure_ready()
+    b.ensure_ready()  # idempotent
+    try:
+        yield b
+    finally:
+        if isinstance(b, OpenSearchBackend):
+            b.clear()  # deletes the test's index
+        cleanup()
+
+
+def load(b: SearchBackend, c: Corpus) -> None:
+    b.index(docs_of(c))
+    b.refresh()
+
+
+def everything(b: SearchBackend, tokens: list[str], f: SearchFilters, page: int = 37) -> list[Cursor]:
+    """Every candidate, page by page with the keyset cursor."""
+    out: list[Cursor] = []
+    after: Cursor | None = None
     while True:
         got = b.candidates(tokens, f, page, after)
+        assert len(got) <= page
         out.extend(got)
         if len(got) < page:
             return out
         after = got[-1]
 
 
-def _expected(docs: dict[str, tuple[SearchDoc, str]], ids: set[str]) -> list[tuple[int, str]]:
-    return sorted(((docs[i][0].msgtime_ms, i) for i in ids), reverse=True)
+def ids(pairs: list[Cursor]) -> set[str]:
+    return {i for _, i in pairs}
 
 
-def test_candidates_cover_exact_matches_and_page_in_order(backend: SearchBackend) -> None:
-    docs = corpus()
-    backend.index([d for d, _ in docs.values()])
-    backend.refresh()
-    assert backend.count() == len(docs)
-    rng = random.Random(9)
-    queries = ["支付宝", "的", "宝转", "VX", "vx", "12315", "发票。", "保本理财", "不存在"]
-    for _, text in rng.sample(list(docs.values()), 20):
-        if len(text) > 3:
-            start = rng.randrange(len(text) - 2)
-            queries.append(text[start : start + rng.randint(1, 3)])
-    for q in queries:
-        if not q.strip():
-            continue
-        got = _all(backend, BLIND.query_tokens(q), SearchFilters())
-        assert len(got) == len(set(got)), "pages overlap"
-        assert got == sorted(got, reverse=True), "not ordered by time then id, descending"
-        exact = {i for i, (_, t) in docs.items() if BLIND.matches(q, t)}
-        assert exact <= {i for _, i in got}, q
-        if len(q.strip()) <= 2:  # one bigram or unigram: candidates are exactly the matches
-            assert {i for _, i in got} == exact, q
+# -- the key property -------------------------------------------------------------------------------
 
 
-def test_filters(backend: SearchBackend) -> None:
-    docs = corpus(120, seed=3)
-    backend.index([d for d, _ in docs.values()])
-    backend.refresh()
-    cases = [
-        (SearchFilters(room_ids=(1, 2)), lambda d: d.room_id in (1, 2)),
-        (SearchFilters(senders=("lina",)), lambda d: d.sender == "lina"),
-        (SearchFilters(employee_ids=(1,)), lambda d: d.employee_id == 1),
-        (SearchFilters(customer_ids=(10,)), lambda d: d.customer_id == 10),
-        (SearchFilters(department_ids=(200,)), lambda d: d.department_id == 200),
-        (SearchFilters(msgtypes=("file",)), lambda d: d.msgtype == "file"),
-        (SearchFilters(risk_labels=("complaint",)), lambda d: "complaint" in d.risk_labels),
-        (
-            SearchFilters(since_ms=1_700_000_010_000, until_ms=1_700_000_030_000),
-            lambda d: 1_700_000_010_000 <= d.msgtime_ms < 1_700_000_030_000,
-        ),
-        (SearchFilters(department_ids=()), lambda d: False),
+def queries_for(c: Corpus, rng: random.Random, n: int) -> list[str]:
+    texts = [t for _, t in c.values()]
+    qs = [
+        "支付宝",
+        "的",
+        "宝转",
+        "VX",
+        "vx",
+        "ＶＸ",
+        "12315",
+        "发票",
+        "發票",
+        "。",
+        "9折",
+        "iphone",
+        "不存在的词",
     ]
-    for f, pred in cases:
-        got = _all(backend, [], f)
-        assert got == _expected(docs, {i for i, (d, _) in docs.items() if pred(d)}), f
+    while len(qs) < n:
+        t = rng.choice(texts)
+        start = rng.randrange(len(t))
+        q = t[start : start + rng.randint(1, 8)]
+        if q.strip():
+            qs.append(q)
+    return qs
 
 
-def test_reindex_is_idempotent_and_delete_and_clear(backend: SearchBackend) -> None:
-    docs = corpus(50)
-    items = [d for d, _ in docs.values()]
+def test_candidates_cover_exact_matches_and_exact_check_makes_them_equal(backend: SearchBackend) -> None:
+    c = corpus(400, seed=11)
+    load(backend, c)
+    assert backend.count() == 400
+    rng = random.Random(3)
+    for q in queries_for(c, rng, 250):
+        page = rng.choice([1, 5, 50, 1000])
+        got = everything(backend, BLIND.query_tokens(q), SearchFilters(), page=page)
+        assert len(got) == len(set(got)), f"duplicate candidates for {q!r}"
+        assert got == ordered(got), "not ordered by time then id, descending"
+        brute = {i for i, (_, t) in c.items() if BLIND.matches(q, t)}
+        cands = ids(got)
+        assert brute <= cands, q
+        assert {i for i in cands if BLIND.matches(q, c[i][1])} == brute, q
+        if len(BLIND.query_tokens(q)) == 1 and len(q.strip()) <= 2:
+            assert cands == brute, q  # one unigram or one bigram: candidates are exactly the matches
+
+
+def test_all_tokens_are_required(backend: SearchBackend) -> None:
+    rng = random.Random(1)
+    a, b, c = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"
+    docs = [
+        make_doc(0, "", rng, tokens=(a,)),
+        make_doc(1, "", rng, tokens=(a, b)),
+        make_doc(2, "", rng, tokens=(a, b, c)),
+        make_doc(3, "", rng, tokens=(b, c)),
+        make_doc(4, "", rng, tokens=()),
+    ]
+    backend.index(docs)
+    backend.refresh()
+    by_tokens = {
+        (a,): {0, 1, 2},
+        (a, b): {1, 2},
+        (b, a): {1, 2},
+        (a, b, c): {2},
+        (a, c): {2},
+        (c, c): {2, 3},
+        ("dddddddddddddddd",): set(),
+        (a, "dddddddddddddddd"): set(),
+    }
+    for tokens, want in by_tokens.items():
+        got = everything(backend, list(tokens), SearchFilters(), page=2)
+        assert ids(got) == {docs[i].id for i in want}, tokens
+    assert ids(everything(backend, [], SearchFilters())) == {d.id for d in docs}
+
+
+def test_one_character_queries(backend: SearchBackend) -> None:
+    c = corpus(200, seed=2)
+    load(backend, c)
+    for ch in ["的", "了", "吗", "宝", "v", "V", "Ｖ", "5", "。", "发", "發"]:
+        got = everything(backend, BLIND.query_tokens(ch), SearchFilters())
+        assert ids(got) == {i for i, (_, t) in c.items() if BLIND.matches(ch, t)}, ch
+
+
+# -- filters ----------------------------------------------------------------------------------------
+
+T10, T30 = T0 + 10_000, T0 + 30_000
+FILTERS: list[tuple[str, SearchFilters, Callable[[SearchDoc], bool]]] = [
+    ("none", SearchFilters(), lambda d: True),
+    ("since", SearchFilters(since_ms=T30), lambda d: d.msgtime_ms >= T30),
+    ("until", SearchFilters(until_ms=T30), lambda d: d.msgtime_ms < T30),
+    ("window", SearchFilters(since_ms=T10, until_ms=T30), lambda d: T10 <= d.msgtime_ms < T30),
+    ("empty-window", SearchFilters(since_ms=T30, until_ms=T30), lambda d: False),
+    ("rooms", SearchFilters(room_ids=(1, 2)), lambda d: d.room_id in (1, 2)),
+    ("senders", SearchFilters(senders=("lina",)), lambda d: d.sender == "lina"),
+    ("employees", SearchFilters(employee_ids=(1, 3)), lambda d: d.employee_id in (1, 3)),
+    ("customers", SearchFilters(customer_ids=(10,)), lambda d: d.customer_id == 10),
+    ("departments", SearchFilters(department_ids=(200, 300)), lambda d: d.department_id in (200, 300)),
+    ("no-departments", SearchFilters(department_ids=()), lambda d: False),
+    ("msgtypes", SearchFilters(msgtypes=("file", "mixed")), lambda d: d.msgtype in ("file", "mixed")),
+    (
+        "risk-any-of",
+        SearchFilters(risk_labels=("complaint", "pii")),
+        lambda d: bool({"complaint", "pii"} & set(d.risk_labels)),
+    ),
+    ("risk-none-such", SearchFilters(risk_labels=("nothing",)), lambda d: False),
+    ("no-risk", SearchFilters(risk_labels=()), lambda d: False),
+    (
+        "scope-and-more",
+        SearchFilters(department_ids=(100,), employee_ids=(1, 2), msgtypes=("text",), since_ms=T10),
+        lambda d: (
+            d.department_id == 100 and d.employee_id in (1, 2) and d.msgtype == "text" and d.msgtime_ms >= T10
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "filters", "pred"), FILTERS, ids=[f[0] for f in FILTERS])
+def test_filters(
+    backend: SearchBackend, name: str, filters: SearchFilters, pred: Callable[[SearchDoc], bool]
+) -> None:
+    c = corpus(150, seed=3)
+    load(backend, c)
+    want = ordered({(d.msgtime_ms, d.id) for d, _ in c.values() if pred(d)})
+    assert everything(backend, [], filters) == want, name
+    q = "的"  # the same filters together with tokens
+    with_q = ordered({(d.msgtime_ms, d.id) for d, t in c.values() if pred(d) and BLIND.matches(q, t)})
+    assert everything(backend, BLIND.query_tokens(q), filters, page=4) == with_q, name
+
+
+# -- ordering and keyset pagination -----------------------------------------------------------------
+
+
+def test_keyset_pagination_over_many_pages(backend: SearchBackend) -> None:
+    rng = random.Random(7)
+    # 600 documents over 40 distinct milliseconds: long runs of equal times, ordered by id within them.
+    docs = [make_doc(i, "支付宝转账", rng, msgtime_ms=T0 + rng.randint(0, 39)) for i in range(600)]
+    backend.index(docs)
+    backend.refresh()
+    want = ordered([(d.msgtime_ms, d.id) for d in docs])
+    tokens = BLIND.query_tokens("付宝")
+    for page in (1, 7, 64, 599, 600, 601):
+        if page == 1:  # 600 round trips: only over a prefix
+            got = []
+            after: Cursor | None = None
+            for _ in range(80):
+                got.extend(backend.candidates(tokens, SearchFilters(), 1, after))
+                after = got[-1]
+            assert got == want[:80]
+            continue
+        assert everything(backend, tokens, SearchFilters(), page=page) == want, page
+        assert everything(backend, [], SearchFilters(), page=page) == want, page
+    # A cursor that is not a document: strictly after it in (msgtime, id) order.
+    mid = want[300]
+    for cursor in [(mid[0], mid[1] + "~"), (mid[0], mid[1][:-1]), (mid[0], ""), (T0 + 1000, "x"), (0, "")]:
+        got = backend.candidates(tokens, SearchFilters(), 1000, cursor)
+        assert got == [p for p in want if p < cursor], cursor
+    assert backend.candidates(tokens, SearchFilters(), 0) == []
+
+
+# -- writes -----------------------------------------------------------------------------------------
+
+
+def test_reindex_is_idempotent_and_replaces(backend: SearchBackend) -> None:
+    c = corpus(60, seed=4)
+    items = docs_of(c)
     backend.index(items)
-    backend.index(items[:20])
+    backend.index(items[:25])
+    backend.index(items)
+    backend.refresh()
+    assert backend.count() == 60
+    assert ids(everything(backend, [], SearchFilters())) == set(c)
+
+    doc = items[0]
+    moved = replace(
+        doc,
+        msgtime_ms=T0 + 999_000,
+        tokens=tuple(BLIND.doc_tokens("完全不同的内容")),
+        risk_labels=("complaint",),
+        department_id=999,
+        recalled=not doc.recalled,
+    )
+    # Within one batch the last version of an id wins.
+    backend.index([replace(doc, department_id=998), moved])
+    backend.refresh()
+    assert backend.count() == 60
+    assert everything(backend, BLIND.query_tokens("不同"), SearchFilters()) == [(moved.msgtime_ms, doc.id)]
+    old_text = c[doc.id][1]
+    old_hits = ids(everything(backend, BLIND.query_tokens(old_text), SearchFilters()))
+    assert doc.id not in old_hits or BLIND.matches(old_text, "完全不同的内容")
+    assert everything(backend, [], SearchFilters(department_ids=(999,))) == [(moved.msgtime_ms, doc.id)]
+    assert everything(backend, [], SearchFilters(department_ids=(998,))) == []
+    assert everything(backend, [], SearchFilters())[0] == (moved.msgtime_ms, doc.id)  # now the newest
+    backend.index([])
+
+
+def test_delete_count_and_clear(backend: SearchBackend) -> None:
+    c = corpus(80, seed=6)
+    items = docs_of(c)
+    load(backend, c)
+    assert backend.count() == 80
+    gone = [d.id for d in items[:30]]
+    backend.delete([*gone, "no-such-document"])
+    backend.delete([])
     backend.refresh()
     assert backend.count() == 50
-    gone = [d.id for d in items[:10]]
-    backend.delete(gone)
+    left = everything(backend, [], SearchFilters())
+    assert ids(left) == set(c) - set(gone)
+    assert not set(gone) & ids(everything(backend, BLIND.query_tokens("的"), SearchFilters()))
+    backend.delete(gone)  # again: nothing to do
+    backend.index(items[:5])  # deleted documents can come back
     backend.refresh()
-    assert backend.count() == 40
-    assert not set(gone) & {i for _, i in _all(backend, [], SearchFilters())}
+    assert backend.count() == 55
+
     backend.clear()
+    backend.refresh()
+    assert backend.count() == 0
+    assert backend.candidates([], SearchFilters(), 10) == []
     backend.ensure_ready()
+    load(backend, c)
+    assert backend.count() == 80
+    assert backend.ping()
+
+
+# -- OpenSearch: what the index holds ---------------------------------------------------------------
+
+
+def test_opensearch_index_holds_no_plaintext(opensearch_url: str, os_index: str) -> None:
+    """Dump everything OpenSearch keeps for the index — every hit with _source and all stored fields,
+    the mapping and settings — and look for the corpus' text in it."""
+    b = OpenSearchBackend(opensearch_url, os_index)
+    b.ensure_ready()
+    try:
+        c = corpus(300, seed=21)
+        load(b, c)
+        assert b.count() == 300
+        hits = b.client.search(
+            index=os_index,
+            body={"query": {"match_all": {}}, "size": 1000, "_source": True, "stored_fields": ["*"]},
+        )["hits"]["hits"]
+        assert len(hits) == 300
+        assert all("tokens" not in h["_source"] for h in hits)  # searchable, not retrievable
+        dump = json.dumps(
+            [hits, b.client.indices.get_mapping(index=os_index), b.client.indices.get(index=os_index)],
+            ensure_ascii=False,
+        )
+        # The corpus is mostly Chinese, the metadata ASCII: not one character of the text may be there.
+        assert dump.isascii(), "a non-ASCII character is in the index"
+        # ASCII fragments of two or three letters occur in any JSON ("on", "id"); longer ones must not,
+        # nor any whole message.
+        checked = 0
+        for _, raw in c.values():
+            for t in {raw, normalize(raw)}:
+                assert t not in dump
+                for word in re.findall(r"[0-9A-Za-z]{4,}", t):
+                    for i in range(len(word) - 3):
+                        for j in range(i + 4, len(word) + 1):
+                            if not re.fullmatch(r"[0-9a-f]+", word[i:j]):  # blind tokens are hex
+                                checked += 1
+                                assert word[i:j] not in dump, word[i:j]
+        assert checked > 100
+        # Stronger: what OpenSearch returns for a document does not depend on its text at all. The same
+        # documents without tokens give the very same hits.
+        blank = OpenSearchBackend(opensearch_url, os_index + "-blank")
+        try:
+            load(blank, {i: (replace(d, tokens=()), "") for i, (d, _) in c.items()})
+            blank_hits = blank.client.search(
+                index=blank.index_name,
+                body={"query": {"match_all": {}}, "size": 1000, "_source": True, "stored_fields": ["*"]},
+            )["hits"]["hits"]
+        finally:
+            blank.clear()
+
+        def comparable(hs: list[dict[str, object]]) -> list[dict[str, object]]:
+            return sorted(
+                ({k: v for k, v in h.items() if k != "_index"} for h in hs), key=lambda h: str(h["_id"])
+            )
+
+        assert comparable(hits) == comparable(blank_hits)
+        # The blind tokens are there, and they work.
+        assert ids(everything(b, BLIND.query_tokens("支付宝"), SearchFilters())) == {
+            i for i, (_, t) in c.items() if BLIND.matches("支付宝", t)
+        }
+    finally:
+        b.clear()
+
+
+# -- outages and configuration ----------------------------------------------------------------------
+
+
+def test_dead_opensearch_is_unavailable_not_a_crash() -> None:
+    dead = OpenSearchBackend("http://127.0.0.1:1", "cvt-nowhere", timeout=2)
+    assert dead.ping() is False
+    doc = docs_of(corpus(2))
+    for call in (
+        dead.ensure_ready,
+        lambda: dead.index(doc),
+        lambda: dead.delete([doc[0].id]),
+        lambda: dead.candidates(["aaaaaaaaaaaaaaaa"], SearchFilters(), 10),
+        dead.count,
+        dead.refresh,
+        dead.clear,
+    ):
+        with pytest.raises(SearchUnavailable):
+            call()
+
+
+def test_dead_database_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    for url in (
+        "postgresql+psycopg://nobody:nothing@127.0.0.1:1/none?connect_timeout=2",
+        f"sqlite:///{tmp_path / 'missing-dir' / 'search.db'}",
+    ):
+        dead = SqlBackend(make_engine(url))
+        assert dead.ping() is False
+        with pytest.raises(SearchUnavailable):
+            dead.candidates(["aaaaaaaaaaaaaaaa"], SearchFilters(), 10)
+        with pytest.raises(SearchUnavailable):
+            dead.index(docs_of(corpus(2)))
+        dead.engine.dispose()
+
+
+def test_make_backend_follows_settings(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    assert isinstance(make_backend(Settings(search_backend="sql"), engine), SqlBackend)
+    os_backend = make_backend(
+        Settings(search_backend="opensearch", opensearch_url="http://127.0.0.1:1", opensearch_index="cv-x"),
+        engine,
+    )
+    assert isinstance(os_backend, OpenSearchBackend) and os_backend.index_name == "cv-x"
+    with pytest.raises(ConfigurationError):
+        make_backend(Settings.model_construct(search_backend="elastic"), engine)  # type: ignore[arg-type]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sql-postgres", "opensearch"], indirect=True)  # SQLite stores anything
+def test_rejected_document_is_reported_without_its_values(backend: SearchBackend) -> None:
+    doc = docs_of(corpus(1, seed=8))[0]
+    bad = replace(doc, room_id="not-a-number")  # type: ignore[arg-type]
+    with pytest.raises(SearchRejected) as err:
+        backend.index([bad])
+    message = str(err.value)
+    assert not any(t in message for t in doc.tokens) and "not-a-number" not in message
     backend.refresh()
     assert backend.count() == 0
 
 
-def test_updated_document_replaces_tokens(backend: SearchBackend) -> None:
-    doc = corpus(1)["0" * 32][0]
-    backend.index([doc])
-    from dataclasses import replace
-
-    backend.index(
-        [replace(doc, tokens=tuple(BLIND.doc_tokens("完全不同的内容")), risk_labels=("complaint",))]
-    )
-    backend.refresh()
-    assert _all(backend, BLIND.query_tokens("不同"), SearchFilters()) == [(doc.msgtime_ms, doc.id)]
-    assert _all(backend, BLIND.query_tokens("支付宝转账"), SearchFilters()) == []
-    assert _all(backend, [], SearchFilters(risk_labels=("complaint",))) == [(doc.msgtime_ms, doc.id)]
+# -- sql on SQLite: the time-ordered FTS5 rowid ----------------------------------------------------------
 
 
-def test_dead_opensearch_is_unavailable_not_a_crash() -> None:
-    dead = OpenSearchBackend("http://127.0.0.1:1", "nope", timeout=2)
-    assert dead.ping() is False
-    with pytest.raises(SearchUnavailable):
-        dead.index(list(x for x, _ in corpus(2).values()))
-    with pytest.raises(SearchUnavailable):
-        dead.candidates(["x"], SearchFilters(), 10)
+def test_sqlite_docno_slot_collisions_keep_every_document(tmp_path: Path) -> None:
+    """Two documents of the same millisecond whose ids hash to the same slot both get a docno."""
+    seen: dict[int, str] = {}
+    pair: tuple[str, str] | None = None
+    for n in range(1_000_000):
+        doc_id = f"{n:032x}"
+        slot = zlib.crc32(doc_id.encode()) & SLOT_MASK
+        if slot in seen:
+            pair = (seen[slot], doc_id)
+            break
+        seen[slot] = doc_id
+    assert pair is not None
+    rng = random.Random(0)
+    docs = [make_doc(0, "同一毫秒", rng, id=i, msgtime_ms=T0) for i in pair]
+    docs.append(make_doc(1, "同一毫秒", rng, id="f" * 32, msgtime_ms=T0))
+    b = SqlBackend(make_engine(f"sqlite:///{tmp_path / 's.db'}"))
+    b.index(docs[:1])
+    b.index(docs[1:])
+    b.index(docs[:1])  # re-indexed: its slot is taken again
+    want = ordered([(T0, d.id) for d in docs])
+    assert everything(b, BLIND.query_tokens("毫秒"), SearchFilters(), page=1) == want
+    assert b.count() == 3
+    b.engine.dispose()
+
+
+def test_sqlite_fts_table_is_rebuilt_when_missing(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    c = corpus(50, seed=9)
+    load(SqlBackend(engine), c)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE search_index_fts")
+    b = SqlBackend(engine)
+    b.ensure_ready()
+    got = ids(everything(b, BLIND.query_tokens("的"), SearchFilters()))
+    assert got == {i for i, (_, t) in c.items() if BLIND.matches("的", t)}
+    engine.dispose()
