@@ -22,9 +22,15 @@ def main() -> int:
         gold = SHARED / "datasets" / name
         with tempfile.TemporaryDirectory() as tmp:
             pred = Path(tmp) / "pred.jsonl"
-            subprocess.run([sys.executable, "-m", "api.cli", "risk", "scan", str(gold), "-o", str(pred)], cwd=ROOT, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "api.cli", "risk", "scan", str(gold), "-o", str(pred)],
+                cwd=ROOT,
+                check=True,
+            )
             print(f"== {name}")
-            res = subprocess.run([sys.executable, str(SHARED / "tools" / "riskscore.py"), str(gold), str(pred), *extra])
+            res = subprocess.run(
+                [sys.executable, str(SHARED / "tools" / "riskscore.py"), str(gold), str(pred), *extra]
+            )
             worst = max(worst, res.returncode)
     return worst
 

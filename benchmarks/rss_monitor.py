@@ -28,8 +28,13 @@ def main() -> None:
     size = a.file.stat().st_size
     data = Path(tempfile.mkdtemp(prefix="cv-rss-"))
     env = {**os.environ, "CHATVAULT_DATA_DIR": str(data)}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "import", str(a.file), "--json"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "import", str(a.file), "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     p = psutil.Process(proc.pid)
     start = time.time()
     peak = 0.0
@@ -48,8 +53,10 @@ def main() -> None:
             break
         time.sleep(a.interval)
     out = proc.communicate()[0].decode()
-    print(f"peak RSS {peak:.0f} MB (target <= 300 MB); read {read / 2**30:.2f} of {size / 2**30:.2f} GiB "
-          f"in {time.time() - start:.0f}s; exit={proc.returncode}")
+    print(
+        f"peak RSS {peak:.0f} MB (target <= 300 MB); read {read / 2**30:.2f} of {size / 2**30:.2f} GiB "
+        f"in {time.time() - start:.0f}s; exit={proc.returncode}"
+    )
     if out.strip():
         print(out.strip()[:2000])
 
