@@ -49,14 +49,14 @@ class MediaStore:
     envelope: Envelope
 
     def attach(
-        self, msg: Message, refs: Sequence[MediaRef], media_dir: Path | None
+        self, message_id: str, refs: Sequence[MediaRef], media_dir: Path | None
     ) -> tuple[str, list[MediaObject]]:
         """Media rows for a new message, storing what is available. Returns the message's status and the
         rows, which the caller adds to the session once the message row is flushed (foreign key)."""
         rows = []
         for ref in refs:
             row = MediaObject(
-                message_id=msg.id,
+                message_id=message_id,
                 sdkfileid=ref.sdkfileid,
                 sdkfileid_hash=sdkfileid_hash(ref.sdkfileid),
                 kind=ref.kind,

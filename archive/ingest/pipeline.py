@@ -11,12 +11,13 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.ingest.directory import DirectoryCache
@@ -108,6 +109,54 @@ def _batches(it: Iterator[RawLine], size: int) -> Iterator[list[RawLine]]:
         yield batch
 
 
+@dataclass(slots=True)
+class NewMessage:
+    """A message row built in memory and written with one Core insert per batch: building ORM objects
+    cost more than parsing, scanning and encrypting a message together."""
+
+    id: str
+    source: str
+    source_msgid: str
+    seq: int | None
+    room_id: int
+    sender: str
+    sender_kind: str
+    employee_id: int | None
+    customer_id: int | None
+    department_id: int | None
+    msgtime: datetime
+    msgtype: str
+    action: str
+    recall_of_msgid: str | None
+    blob_key: str
+    blob_offset: int
+    blob_length: int
+    wrapped_key: bytes
+    key_id: str
+    content_sha256: str
+    risk_labels: list[str]
+    media_status: str | None = None
+    recalled: bool = False
+    recalled_at: datetime | None = None
+    recalled_by_msgid: str | None = None
+
+    def mark_recalled(self, at: datetime, by_msgid: str) -> None:
+        self.recalled, self.recalled_at, self.recalled_by_msgid = True, at, by_msgid
+
+    def values(self, created_at: datetime) -> dict[str, Any]:
+        row = {name: getattr(self, name) for name in self.__slots__}
+        row["created_at"] = created_at
+        return row
+
+
+_MESSAGES = cast(Table, Message.__table__)
+_MARK_RECALLED = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_id"), _MESSAGES.c.recalled.is_(False))
+    .values(recalled=True, recalled_at=bindparam("b_at"), recalled_by_msgid=bindparam("b_by"))
+)
+
+
 class Importer:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -115,9 +164,10 @@ class Importer:
         self.media_dir: Path | None = None
         self.media = MediaStore(runtime.blobs, runtime.envelope)
         self._pending_media: list[MediaObject] = []
-        self._pending_findings: list[tuple[Message, list[Any]]] = []
-        self._pending_conversation: list[tuple[Message, tuple[str, ...], Any]] = []
+        self._pending_findings: list[tuple[NewMessage, list[Any]]] = []
+        self._pending_conversation: list[tuple[NewMessage, tuple[str, ...], Any]] = []
         self._rooms: dict[int, tuple[Any, dict[int, str]]] = {}
+        self._stored_rooms: set[int] = set()  # rooms whose window row exists (committed or in this batch)
         self._dirty_rooms: set[int] = set()
 
     def import_file(
@@ -225,13 +275,18 @@ class Importer:
                 self._pending_media = []
                 self._pending_findings = []
                 self._pending_conversation = []
-                rows: list[Message] = []
+                rows: list[NewMessage] = []
                 texts: dict[str, str] = {}
+                scanned: list[tuple[NewMessage, str, str]] = []
                 for rec in new:
-                    rows.append(self._message(session, rec, cache, segment, summary))
-                    texts[rows[-1].id] = rec.text
+                    row, role = self._message(session, rec, cache, segment, summary)
+                    rows.append(row)
+                    texts[row.id] = rec.text
+                    if role is not None:
+                        scanned.append((row, rec.text, role))
                 for raw, reason, msgid in rejects if quarantine else ():
                     self._quarantine(session, raw, reason, msgid, source, file_label, segment, summary)
+                self._conversations(session, scanned)
             segment.flush()
             if segment.count:
                 session.add(
@@ -242,7 +297,11 @@ class Importer:
                         record_count=segment.count,
                     )
                 )
-            self._link_recalls(session, source, new, rows, summary)  # flushes the message rows
+            self._link_recalls(session, source, new, rows, summary)
+            session.flush()  # rooms, participants, segment: the message rows refer to them
+            if rows:
+                now = utcnow()
+                session.execute(insert(_MESSAGES), [r.values(now) for r in rows])
             session.add_all(self._pending_media)
             summary.alerts += self._raise_alerts(session)
             outbox_id = None
@@ -261,6 +320,7 @@ class Importer:
         except BaseException:
             session.rollback()
             self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
+            self._stored_rooms.clear()
             self._dirty_rooms.clear()
             raise
         finally:
@@ -271,45 +331,67 @@ class Importer:
             summary.indexed += push_committed(self.rt, outbox_id, rows, texts)
         return [outcomes[raw.line_no] for raw in batch]
 
-    def _conversation(self, session: Session, msg: Message, text: str, role: str) -> None:
-        """Feed the room's sliding window (derived signals only) and queue cross-message findings."""
+    def _conversations(self, session: Session, scanned: list[tuple[NewMessage, str, str]]) -> None:
+        """Feed each room's sliding window (derived signals only), in message order, and queue
+        cross-message findings. Windows not in memory are loaded with one query per batch."""
         from archive.risk.analyzer import Finding
         from archive.risk.conversation import ConversationState, advance, signals_of
         from archive.risk.lexicon import DEFAULT_TIERS
         from archive.risk.models import RoomRiskState
 
-        room = self._rooms.get(msg.room_id)
-        if room is None:
-            row = session.get(RoomRiskState, msg.room_id)
-            data = row.state if row is not None else {}
-            room = (
-                ConversationState.from_json(data),
-                dict(zip(data.get("n", []), data.get("ids", []), strict=False)),
+        missing = list({m.room_id for m, _, _ in scanned if m.room_id not in self._rooms})
+        for i in range(0, len(missing), 500):
+            stored = session.execute(
+                select(RoomRiskState.room_id, RoomRiskState.state).where(
+                    RoomRiskState.room_id.in_(missing[i : i + 500])
+                )
             )
-            self._rooms[msg.room_id] = room
-        state, ids = room
-        n = max([*ids, -1]) + 1
-        ids[n] = msg.id
-        for category, rule, idxs in advance(state, signals_of(text, role, n)):
-            contributing = tuple(ids[i] for i in idxs if i in ids)
-            finding = Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "")
-            self._pending_conversation.append((msg, contributing, finding))
-        live = {m.index for m in state.window}
-        for k in [k for k in ids if k not in live]:
-            del ids[k]
-        self._dirty_rooms.add(msg.room_id)
+            for room_id, data in stored:
+                self._rooms[room_id] = self._room(ConversationState.from_json(data), data)
+                self._stored_rooms.add(room_id)
+        for msg, text, role in scanned:
+            room = self._rooms.get(msg.room_id)
+            if room is None:
+                room = self._rooms[msg.room_id] = self._room(ConversationState.from_json({}), {})
+            state, ids = room
+            n = max([*ids, -1]) + 1
+            ids[n] = msg.id
+            for category, rule, idxs in advance(state, signals_of(text, role, n)):
+                contributing = tuple(ids[i] for i in idxs if i in ids)
+                finding = Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "")
+                self._pending_conversation.append((msg, contributing, finding))
+            live = {m.index for m in state.window}
+            for k in [k for k in ids if k not in live]:
+                del ids[k]
+            self._dirty_rooms.add(msg.room_id)
+
+    @staticmethod
+    def _room(state: Any, data: dict[str, Any]) -> tuple[Any, dict[int, str]]:
+        return state, dict(zip(data.get("n", []), data.get("ids", []), strict=False))
 
     def _save_rooms(self, session: Session) -> None:
+        """Upsert the dirty windows: one executemany for the stored rooms, one for the new ones."""
         from archive.risk.models import RoomRiskState
 
+        table = cast(Table, RoomRiskState.__table__)
+        changed, created = [], []
         for room_id in self._dirty_rooms:
             state, ids = self._rooms[room_id]
             data = {**state.to_json(), "n": list(ids), "ids": list(ids.values())}
-            row = session.get(RoomRiskState, room_id)
-            if row is None:
-                session.add(RoomRiskState(room_id=room_id, state=data))
+            if room_id in self._stored_rooms:
+                changed.append({"b_room": room_id, "b_state": data})
             else:
-                row.state = data
+                created.append({"room_id": room_id, "state": data})
+                self._stored_rooms.add(room_id)
+        if changed:
+            stmt = (
+                update(table)
+                .where(table.c.room_id == bindparam("b_room"))
+                .values(state=bindparam("b_state", type_=table.c.state.type))
+            )
+            session.execute(stmt, changed)
+        if created:
+            session.execute(insert(table), created)
         self._dirty_rooms.clear()
 
     def _raise_alerts(self, session: Session) -> int:
@@ -363,18 +445,19 @@ class Importer:
         cache: DirectoryCache,
         segment: SegmentWriter,
         summary: ImportSummary,
-    ) -> Message:
+    ) -> tuple[NewMessage, str | None]:
+        """The row of a new message, its ciphertext appended to the segment; with the sender's role when
+        its text goes on to the conversation scorer."""
         who = cache.resolve(session, rec.sender, rec.tolist, rec.roomid)
         mid = new_id()
         sealed = self.rt.envelope.seal(mid, rec.canonical)
         ref = segment.append(sealed.blob)
         labels: list[str] = []
         findings: list[Any] = []
+        role = None
         if rec.text and rec.action == "send":
-            result = self.rt.analyzer.scan_message(
-                rec.text,
-                sender_role=rec.sender_role or ("customer" if who.sender_kind == "customer" else "employee"),
-            )
+            role = "customer" if who.sender_kind == "customer" else "employee"
+            result = self.rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
             labels = sorted(result.labels)
             findings = list(result.findings)
             summary.risk_flagged += bool(labels)
@@ -384,7 +467,7 @@ class Importer:
         summary.by_msgtype[rec.msgtype] += 1
         if not rec.known_type:
             summary.unknown_msgtypes[rec.msgtype] += 1
-        msg = Message(
+        msg = NewMessage(
             id=mid,
             source=rec.source,
             source_msgid=rec.msgid,
@@ -407,18 +490,13 @@ class Importer:
             content_sha256=sealed.sha256,
             risk_labels=labels,
         )
-        session.add(msg)
         if findings:
             self._pending_findings.append((msg, findings))
-        if rec.text and rec.action == "send":
-            self._conversation(
-                session, msg, rec.text, "customer" if who.sender_kind == "customer" else "employee"
-            )
         if rec.media:
-            msg.media_status, media_rows = self.media.attach(msg, rec.media, self.media_dir)
+            msg.media_status, media_rows = self.media.attach(msg.id, rec.media, self.media_dir)
             self._pending_media.extend(media_rows)
             summary.media[msg.media_status] += 1
-        return msg
+        return msg, role
 
     def _consent(self, session: Session, cache: DirectoryCache, consent: tuple[str, str, int]) -> None:
         external, state, at_ms = consent
@@ -433,36 +511,50 @@ class Importer:
         session: Session,
         source: str,
         recs: list[ParsedRecord],
-        rows: list[Message],
+        rows: list[NewMessage],
         summary: ImportSummary,
     ) -> None:
         """A recall marks its original; a recall that arrives first is reconciled when the original does.
-        Two queries per batch, whatever its size."""
-        session.flush()
+        Runs before the batch's rows are inserted: originals in the batch are marked in memory, stored
+        ones with one executemany; at most two queries per batch, whatever its size."""
         targets = {rec.recall_target: row for rec, row in zip(recs, rows, strict=True) if rec.recall_target}
-        if targets:
-            originals = session.execute(
-                select(Message).where(Message.source == source, Message.source_msgid.in_(list(targets)))
-            ).scalars()
-            for original in originals:
-                recall_row = targets[original.source_msgid]
-                if not original.recalled:
-                    original.recalled, original.recalled_at = True, recall_row.msgtime
-                    original.recalled_by_msgid = recall_row.source_msgid
-                    summary.recalled += 1
         plain = {row.source_msgid: row for rec, row in zip(recs, rows, strict=True) if not rec.recall_target}
-        if plain:
+        stored: list[str] = []
+        for target, recall_row in targets.items():
+            original = plain.get(target)
+            if original is None:
+                stored.append(target)
+            elif not original.recalled:
+                original.mark_recalled(recall_row.msgtime, recall_row.source_msgid)
+                summary.recalled += 1
+        marks = []
+        for i in range(0, len(stored), 500):
+            found = session.execute(
+                select(Message.id, Message.source_msgid).where(
+                    Message.source == source,
+                    Message.source_msgid.in_(stored[i : i + 500]),
+                    Message.recalled.is_(False),
+                )
+            )
+            for original_id, msgid in found:
+                recall_row = targets[msgid]
+                marks.append(
+                    {"b_id": original_id, "b_at": recall_row.msgtime, "b_by": recall_row.source_msgid}
+                )
+        if marks:
+            session.execute(_MARK_RECALLED, marks)
+            summary.recalled += len(marks)
+        waiting = [m for m, row in plain.items() if not row.recalled]
+        for i in range(0, len(waiting), 500):
             early = session.execute(
-                select(Message).where(Message.source == source, Message.recall_of_msgid.in_(list(plain)))
-            ).scalars()
-            for recall in early:
-                row = plain[recall.recall_of_msgid or ""]
+                select(Message.recall_of_msgid, Message.msgtime, Message.source_msgid).where(
+                    Message.source == source, Message.recall_of_msgid.in_(waiting[i : i + 500])
+                )
+            )
+            for target, at, by in early:
+                row = plain[target or ""]
                 if not row.recalled:
-                    row.recalled, row.recalled_at, row.recalled_by_msgid = (
-                        True,
-                        recall.msgtime,
-                        recall.source_msgid,
-                    )
+                    row.mark_recalled(at, by)
                     summary.recalled += 1
 
     def _quarantine(

@@ -5,7 +5,8 @@ pending outbox rows wait, with backoff, until it is back."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import orjson
 from sqlalchemy import func, or_, select, update
@@ -22,7 +23,32 @@ from audit.access import record_text
 TOPIC = "index"
 
 
-def to_doc(rt: Runtime, msg: Message, text: str) -> SearchDoc:
+class IndexedFields(Protocol):
+    """What the index needs of a message: a stored `Message` or a row the importer is about to insert."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def msgtime(self) -> datetime: ...
+    @property
+    def room_id(self) -> int: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def msgtype(self) -> str: ...
+    @property
+    def employee_id(self) -> int | None: ...
+    @property
+    def customer_id(self) -> int | None: ...
+    @property
+    def department_id(self) -> int | None: ...
+    @property
+    def risk_labels(self) -> list[str]: ...
+    @property
+    def recalled(self) -> bool: ...
+
+
+def to_doc(rt: Runtime, msg: IndexedFields, text: str) -> SearchDoc:
     return SearchDoc(
         id=msg.id,
         msgtime_ms=to_millis(msg.msgtime),
@@ -42,7 +68,7 @@ def _mark_done(session: Session, ids: Iterable[int]) -> None:
     session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids))).values(done_at=utcnow()))
 
 
-def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[Message], texts: dict[str, str]) -> int:
+def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], texts: dict[str, str]) -> int:
     """Fast path right after an ingest commit: the batch is still in memory, so no decryption is needed.
     On failure the outbox row stays pending for `drain`."""
     try:
