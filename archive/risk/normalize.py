@@ -1,10 +1,16 @@
 """Text normalisation for the risk analyser, with a map back to original character offsets.
 
-Fast path (`compact`): NFKC (full-width → half-width, circled numerals → digits), a translate table
+The normal form is NFKC (full-width → half-width, circled numerals → digits), a translate table
 (Traditional → Simplified, dingbat numerals, and deletion of spaces, inserted symbols and emoji), case
-folding, then runs of five or more Chinese/capital numerals → digits. All of it runs in C, so most messages
-(which match nothing) cost a few microseconds. When something matches, `normalize` redoes the same steps
-character by character to map spans back to the original text."""
+folding, then runs of five or more Chinese/capital numerals → digits.
+
+Fast path (`compact`): the first three steps are folded into one per-character table, applied by a single
+`str.translate` (about 1 µs for a chat message). That is exact because, for text without characters that
+can combine with their neighbour under NFKC (combining marks, Hangul jamo, a few Indic vowel signs),
+NFKC of a string is NFKC of each character in turn, and the translate table and case folding work per
+character anyway. Such characters are mapped to a sentinel, and text containing one takes the reference
+path (`_compact_slow`). `normalize` adds the map back to the original offsets, only for messages with a
+finding."""
 
 from __future__ import annotations
 
@@ -55,10 +61,8 @@ def table() -> dict[int, str | None]:
     return t
 
 
-@lru_cache(maxsize=1)
-def _deleted() -> re.Pattern[str]:
-    """Runs of the characters the table deletes (for building the offset map without a Python loop)."""
-    cps = sorted(cp for cp, v in table().items() if v is None)
+def _char_class_runs(cps: list[int]) -> re.Pattern[str]:
+    """Runs of the given characters (for building the offset map without a Python loop)."""
     ranges: list[str] = []
     start = prev = cps[0]
     for cp in [*cps[1:], -1]:
@@ -70,13 +74,79 @@ def _deleted() -> re.Pattern[str]:
     return re.compile("[" + "".join(ranges) + "]+")
 
 
+@lru_cache(maxsize=1)
+def _deleted() -> re.Pattern[str]:
+    """Runs of the characters the table deletes (after NFKC)."""
+    return _char_class_runs(sorted(cp for cp, v in table().items() if v is None))
+
+
+@lru_cache(maxsize=1)
+def _fast_deleted() -> re.Pattern[str]:
+    """Runs of the original characters the fast table deletes."""
+    return _char_class_runs([cp for cp, v in enumerate(fast_table()) if v is None])
+
+
 def _numerals(s: str) -> str:
     return _NUM_RUN.sub(lambda m: "".join(NUMERALS.get(c, c) for c in m.group()), s)
 
 
-def compact(text: str) -> str:
-    """The normalised form, without offsets (fast path)."""
+def _compact_slow(text: str) -> str:
+    """The reference definition of the normal form (and the path for text the fast table cannot take)."""
     return _numerals(unicodedata.normalize("NFKC", text).translate(table()).casefold())
+
+
+# Marks text the per-character table cannot normalise alone. U+FFFF is a noncharacter; if a message
+# contains it anyway, it maps to itself as a sentinel too and the message takes the reference path.
+_SENTINEL = "\uffff"
+# Planes 0-2 hold every character that NFKC, case folding or the table change, and every character that
+# can combine with a neighbour (checked at build time up to here, for the whole range by a unit test).
+# Code points past the end of the list are left as they are by `str.translate` (IndexError = no mapping).
+_FAST_LIMIT = 0x30000
+
+
+def _composes_with_previous() -> set[int]:
+    """Starters NFKC may merge into the character before them: second halves of canonical pairs (e.g.
+    Indic two-part vowels) and Hangul medial/final jamo. (Non-starters are checked separately.)"""
+    second: set[int] = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for cp in range(_FAST_LIMIT):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2:
+                second.add(int(parts[1], 16))
+    return second
+
+
+@lru_cache(maxsize=1)
+def fast_table() -> list[int | str | None]:
+    """Index = code point; value = what `compact` makes of that character before the numeral step
+    (None: deleted), or the sentinel for a character that may combine with its neighbour under NFKC."""
+    second = _composes_with_previous()
+    tab = table()
+    out: list[int | str | None] = list(range(_FAST_LIMIT))
+    for cp in range(_FAST_LIMIT):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue  # lone surrogates: NFKC and case folding leave them alone, the table has none
+        ch = chr(cp)
+        decomposed = unicodedata.normalize("NFKD", ch)
+        first = ord(decomposed[0]) if decomposed else cp
+        if unicodedata.combining(chr(first)) or first in second or ch == _SENTINEL:
+            out[cp] = _SENTINEL
+            continue
+        got = unicodedata.normalize("NFKC", ch).translate(tab).casefold()
+        if got != ch:
+            out[cp] = got if got else None
+    if max(tab) >= _FAST_LIMIT:
+        raise RuntimeError("normalisation table reaches past the fast table")
+    return out
+
+
+def compact(text: str) -> str:
+    """The normalised form, without offsets (fast path; same result as `_compact_slow`)."""
+    folded = text.translate(fast_table())
+    if _SENTINEL in folded:
+        return _compact_slow(text)
+    return _numerals(folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +178,21 @@ def _char(ch: str) -> str:
 
 
 def normalize(text: str) -> Normalized:
-    """Same result as `compact`, with the offset map (slow path: only for messages with a finding)."""
+    """Same result as `compact`, with the offset map (only for messages with a finding)."""
+    folded = text.translate(fast_table())
+    if _SENTINEL not in folded:
+        kept: list[int] = []
+        prev = 0
+        for m in _fast_deleted().finditer(text):
+            kept.extend(range(prev, m.start()))
+            prev = m.end()
+        kept.extend(range(prev, len(text)))
+        if len(kept) == len(folded):  # no character became several: the usual case
+            return Normalized(_numerals(folded), tuple(kept), text)
+    return _normalize_slow(text)
+
+
+def _normalize_slow(text: str) -> Normalized:
     nf = unicodedata.normalize("NFKC", text)
     if len(nf) == len(text):
         # Usual case: NFKC changed no lengths, the table maps one character to at most one, and case

@@ -61,3 +61,30 @@ def test_clause_bounds() -> None:
     text = "不能私下收款，转我支付宝"
     assert text[slice(*clause_bounds(text, text.index("转")))] == "转我支付宝"
     assert text[slice(*clause_bounds(text, 0))] == "不能私下收款"
+
+
+def test_fast_table_covers_every_character_that_changes() -> None:
+    """Past the fast table's end, `str.translate` leaves characters alone: none of them may decompose,
+    case-fold, combine, or be in the Traditional/deletion table."""
+    import unicodedata
+
+    from archive.risk.normalize import fast_table, table
+
+    limit = len(fast_table())
+    assert max(table()) < limit
+    for cp in range(limit, 0x110000):
+        ch = chr(cp)
+        assert not unicodedata.decomposition(ch), hex(cp)
+        assert not unicodedata.combining(ch), hex(cp)
+        assert ch.casefold() == ch, hex(cp)
+
+
+_EDGE = "微信支付宝转账私下 -_😎①二ＡＢ,ß İﬁ㈠⑩❶¼ǅ가각\u1161\u11a8\u0301\u0327e\u09c7\u09be\u0b47\u0b3e\uffff\u3000，。"
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from(_EDGE), st.characters()), max_size=40))
+def test_fast_path_is_the_reference_normal_form(text: str) -> None:
+    from archive.risk.normalize import _compact_slow, _normalize_slow
+
+    assert compact(text) == _compact_slow(text)
+    assert normalize(text) == _normalize_slow(text)
