@@ -13,6 +13,8 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10x98765432"
 _DIGITS = re.compile(r"(?<![0-9])[0-9]{15,19}x?(?![0-9])")
 _PHONE = re.compile(r"(?<![0-9*])1[3-9][0-9]{9}(?![0-9*])")
+# Every detection above needs at least 11 digits in a row; most messages have none and stop at this test.
+_ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
 # Words that say a long number is not a bank card (order, tracking, membership, batch, corporate account…)
 NOT_A_CARD = re.compile(
     r"订单|单号|运单|快递|物流|取件|会员|积分|批号|编号|授权|流水|对公|公司账|开户行|合同号|发票号|工单|条码|sku|货号|型号|券码|卡券|序列号|sn"
@@ -74,6 +76,8 @@ class Detection:
 def detect(text: str, sender_role: str | None) -> list[Detection]:
     """Detections over normalised text."""
     out: list[Detection] = []
+    if _ELEVEN_DIGITS.search(text) is None:
+        return out
     for m in _DIGITS.finditer(text):
         num = m.group()
         if len(num) == 18 and id_check_ok(num):
