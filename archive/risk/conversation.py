@@ -23,20 +23,26 @@ WINDOW = 8
 
 SIGNALS: dict[str, re.Pattern[str]] = {
     "code_request": re.compile(r"短信|验证码|校验码|回复在这里|回这里|发这里|发我就行|[46六四]位|收到的数字"),
-    "pay_channel": re.compile(r"扫[^，。]{0,6}码|收款码|这个码|转(?:给)?我|付(?:给)?我|打给我|转账给我"),
+    "pay_channel": re.compile(
+        r"扫[^，。]{0,6}码|收款码|这个码|转(?:给)?我|付(?:给)?我|打给我|转账给我|(?:发|交|给)(?:给)?我就(?:行|好|可以)"
+    ),
     "payee_question": re.compile(r"收款(?:人|方)|显示(?:的)?(?:是)?(?:谁|名字)|怎么显示|是谁的"),
     "self_payee": re.compile(r"就是我|是我本人|是我的|我个人的|我的码|我自己的"),
-    "no_invoice": re.compile(r"开不了|不开票|没有发票|没发票|不能开票|开不出|不带票"),
-    "invoice_question": re.compile(r"发票|开票"),
+    "no_invoice": re.compile(
+        r"开不了|不开票|没有发票|没发票|不能开票|开不出|不带票|(?:合同|收据)(?:就|也)?(?:不签|不用签|签不了|不开|开不了|免了)|"
+        r"不(?:用)?签合同|没(?:有)?合同|不用合同"
+    ),
+    "invoice_question": re.compile(r"发票|开票|合同|收据|凭证"),
     "friend": re.compile(r"朋友|亲戚|表弟|表哥|老婆|老公|熟人|另一家|认识的人"),
     "friend_deal": re.compile(
         r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下"
     ),
     "bribe_hint": re.compile(
-        r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处"
+        r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处|不会亏待|亏待不了|少不了(?:您|你)的|(?:您|你)(?:的)?那份|心里有数"
     ),
     "money": re.compile(
-        r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包"
+        r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包|现金|"
+        r"每(?:一)?(?:车|单|吨|件|台|盒|张|批)[^，。]{0,8}[0-9一二两三四五六七八九十百千]+"
     ),
     "gift": re.compile(
         r"转了(?:个)?[0-9]+|(?:给你|给您)(?:发|转|包)了|红包(?:已经)?(?:发|转)(?:你|给你)了|收下|意思一下"
@@ -44,15 +50,23 @@ SIGNALS: dict[str, re.Pattern[str]] = {
     "favour": re.compile(
         r"调一个|调(?:个|一)|想想办法|给(?:您|你)留|插(?:个)?队|通融|特批|留一个|帮(?:您|你)弄"
     ),
-    "payback_question": re.compile(r"回本|亏|没回本|赚不到|不赚钱"),
+    "payback_question": re.compile(r"回本|亏|没回本|赚不到|不赚钱|跌|保本|有风险|会不会少"),
     "payback_promise": re.compile(
-        r"差多少[^，。]{0,4}补多少|补给(?:您|你)|兜底|包赔|(?:总部|公司|我们)(?:来)?补"
+        r"(?:差|亏|少|跌)(?:多少|几个点|一分)[^，。]{0,4}(?:我|我们|公司)?补(?:多少|一分)?|补给(?:您|你)|兜底|包赔|"
+        r"(?:总部|公司|我们|我)(?:这边)?(?:来|给(?:您|你))?(?:补|赔)(?:上|齐|足|给)|差额[^，。]{0,6}补"
     ),
     "other_app": re.compile(
         r"绿色|那个软件|那个app|另一个号|另外一个号|搜(?:一下)?(?:这个)?号|搜一下|能搜到|加的时候备注|头像是|那边发"
     ),
+    "handle": re.compile(r"(?<![a-z0-9_])[a-z][a-z0-9_]{3,19}[0-9_][a-z0-9_]*(?![a-z0-9_])"),
+    "not_here": re.compile(
+        r"(?:这里|这边|这儿|企业微信|工作号)[^，。]{0,4}不方便|不方便(?:在这|说|聊)|私聊|细聊|单独聊|详聊|私下聊"
+    ),
     "evidence": re.compile(r"截图|留着|诊断|小票|证据|录音|拍了|留了"),
-    "authority": re.compile(r"市场监管|卫健委|消协|12315|工商|律师|法院|媒体|记者|监管所"),
+    "authority": re.compile(
+        r"市场监管|卫健委|消协|12315|工商|律师|法院|媒体|记者|监管所|电视台|报社|新闻|监管局|管理局|证监|银保监|"
+        r"教育局|住建|房管|人社|劳动仲裁|通管局|工信部"
+    ),
     "deadline": re.compile(r"明天|等到|上班前|今晚|路过|最后"),
     "compare": re.compile(r"像什么|就是那种|那种|没人要"),
 }
@@ -168,6 +182,10 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
         out.append(("contact_diversion", "conversation.phone_other_app", sorted({*phone, *app})))
     elif app and len(app) >= 2 and _has(win, "friend_deal") == []:
         out.append(("contact_diversion", "conversation.other_account", app))
+    handle = _has(win, "handle", "employee")
+    hush = _has(win, "not_here", "employee") + app
+    if handle and hush:
+        out.append(("contact_diversion", "conversation.private_handle", sorted({*handle, *hush})))
     auth = _has(win, "authority", "customer")
     push = _has(win, "evidence", "customer") + _has(win, "deadline", "customer")
     if auth and push:
