@@ -121,26 +121,24 @@ class Analyzer:
         )
 
     def _raw_hits(self, lex: Lexicon, c: str, sender_role: str | None) -> list[_Hit]:
+        # One automaton pass finds the lexicon terms and the gate literals that select regexes to run.
+        m = lex.matcher(sender_role)
         hits: list[_Hit] = []
-        if lex.automaton is not None:
-            for end, (key, vals) in lex.automaton.iter(c):
-                start = end - len(key) + 1
-                for rule_id, _term in vals:
-                    rule = lex.rules[rule_id]
-                    if sender_role is not None and rule.rule.sender not in ("any", sender_role):
-                        continue
-                    hits.append(_Hit(rule, rule.rule.category, rule_id, start, end + 1))
-        selected = set(lex.regex_ungated)
-        if lex.gate_automaton is not None:
-            for _end, idxs in lex.gate_automaton.iter(c):
-                selected.update(idxs)
-        for idx in sorted(selected):
-            rule, rx = lex.regex_list[idx]
-            if sender_role is not None and rule.rule.sender not in ("any", sender_role):
-                continue  # the rule cannot apply to this sender: do not even run it
-            for m in rx.finditer(c):
-                if m.end() > m.start():
-                    hits.append(_Hit(rule, rule.rule.category, rule.rule.id, m.start(), m.end()))
+        selected: set[int] = set()
+        if m.automaton is not None:
+            for end, (back, rules, gated) in m.automaton.iter(c):
+                if rules:
+                    start = end - back
+                    for rule, category, rule_id in rules:
+                        hits.append(_Hit(rule, category, rule_id, start, end + 1))
+                if gated:
+                    selected.update(gated)
+        if selected or m.ungated:
+            for idx in sorted(selected | m.ungated):
+                rule, rx = m.regexes[idx]
+                for hit in rx.finditer(c):
+                    if hit.end() > hit.start():
+                        hits.append(_Hit(rule, rule.rule.category, rule.rule.id, hit.start(), hit.end()))
         for d in detect(c, sender_role):
             hits.append(_Hit(None, d.category, d.rule, d.start, d.end))
         return hits

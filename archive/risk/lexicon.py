@@ -200,21 +200,27 @@ def first_chars(pattern: str) -> frozenset[str] | None:
     return frozenset(got) if got else None
 
 
-def required_literals(pattern: str) -> tuple[str, ...] | None:
-    """Strings of which every match of `pattern` must contain at least one (the most selective such set
-    found in its top-level sequence), or None. A cheap `in` test on these gates the regex."""
+def gate_literals(pattern: str) -> tuple[str, ...] | None:
+    """Literals of which every match of `pattern` contains at least one (the most selective such set
+    found: longest shortest literal, then fewest), or None when there is none and the regex must always
+    run. The analyser's automaton pass finds them, which selects the regexes worth running.
+
+    (Requiring several such sets per regex cut regex runs further, but each extra automaton hit costs
+    about as much as a failed regex search, so one set each is faster overall.)"""
     from re import _constants as c  # type: ignore[attr-defined]
     from re import _parser  # type: ignore[attr-defined]
 
+    zero_width = (c.ASSERT, c.ASSERT_NOT, c.AT)
+
     def alts(items: Any, depth: int = 0) -> set[str] | None:
-        """All strings the sequence can match, if it is a small finite set of literals."""
+        """All strings the sequence can consume, if it is a small finite set of literals."""
         out = {""}
         for op, av in items:
             if op is c.LITERAL:
                 out = {x + chr(av) for x in out}
             elif op is c.IN and all(iop is c.LITERAL for iop, _ in av) and len(av) <= 16:
                 out = {x + chr(iav) for x in out for _, iav in av}
-            elif op is c.SUBPATTERN and depth < 4:
+            elif op is c.SUBPATTERN and depth < 4 and not av[1] & re.IGNORECASE:
                 sub = alts(av[3], depth + 1)
                 if sub is None:
                     return None
@@ -227,49 +233,64 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
                         return None
                     union |= sub
                 out = {x + y for x in out for y in union}
+            elif op in zero_width:
+                continue  # consumes nothing: the consumed strings are unchanged
             else:
                 return None
             if len(out) > 64:
                 return None
         return out
 
+    def usable(lits: set[str] | None) -> bool:
+        return bool(lits) and "" not in lits  # type: ignore[operator]
+
+    def rank(group: tuple[str, ...]) -> tuple[int, int]:
+        return (-min(map(len, group)), len(group))
+
+    def groups_of(items: Any) -> list[tuple[str, ...]]:
+        """Candidate sets along a sequence, best first: each maximal run of literal items as one set
+        when its strings stay few, else each of its items alone."""
+        found: list[tuple[str, ...]] = []
+        run: list[Any] = []
+        for item in [*items, None]:
+            if item is not None:
+                if item[0] in zero_width:
+                    run.append(item)
+                    continue
+                lits = alts([item])
+                if usable(lits):
+                    run.append(item)
+                    continue
+            if run:
+                whole = alts(run)
+                if usable(whole):
+                    found.append(tuple(sorted(whole)))  # type: ignore[arg-type]
+                else:
+                    for part in run:
+                        one = alts([part])
+                        if usable(one):
+                            found.append(tuple(sorted(one)))  # type: ignore[arg-type]
+            run = []
+        return sorted(set(found), key=lambda group: (rank(group), group))
+
     try:
-        parsed = list(_parser.parse(pattern))
+        parsed = _parser.parse(pattern)
     except Exception:
         return None
-    if len(parsed) == 1 and parsed[0][0] is c.BRANCH:
-        # a top-level alternation: every branch must have its own gate
-        gates: list[str] = []
-        for alt in parsed[0][1][1]:
-            sub = required_literals_items(alt, alts)
-            if sub is None:
-                return None
-            gates.extend(sub)
-        return tuple(sorted(set(gates)))
-    return required_literals_items(parsed, alts)
-
-
-def required_literals_items(items: Any, alts: Any) -> tuple[str, ...] | None:
-    best: set[str] | None = None
-    run: list[Any] = []
-    for item in [*items, None]:
-        if item is not None:
-            lits = alts([item])
-            if lits is not None and "" not in lits:
-                run.append(item)
-                continue
-        if run:
-            lits = alts(run)
-            if lits and "" not in lits and (best is None or min(map(len, lits)) > min(map(len, best))):
-                best = lits
-        run = []
-    return tuple(sorted(best)) if best else None
-
-
-def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
-    if any(x is None for x in sets):
+    if parsed.state.flags & re.IGNORECASE:
         return None
-    return frozenset().union(*[x for x in sets if x is not None])
+    items = list(parsed)
+    if len(items) == 1 and items[0][0] is c.BRANCH:
+        # a top-level alternation: each branch must bring its own literals; the gate is their union
+        union: set[str] = set()
+        for alt in items[0][1][1]:
+            best = groups_of(alt)
+            if not best:
+                return None
+            union |= set(best[0])
+        return tuple(sorted(union))
+    best = groups_of(items)
+    return best[0] if best else None
 
 
 @dataclass(frozen=True)
@@ -280,31 +301,38 @@ class CompiledRule:
     regexes: tuple[re.Pattern[str], ...]
     starts: tuple[frozenset[str] | None, ...] = ()
     tier: int = 0
-    gates: tuple[tuple[str, ...] | None, ...] = ()
+    gates: tuple[tuple[str, ...] | None, ...] = ()  # per regex: `gate_literals`
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """The lexicon as one sender role sees it, ready for a single Aho-Corasick pass per message. Each
+    automaton value is (len(key) - 1, the (rule, category, rule id) the key hits as a term, the indexes
+    of the regexes it gates); `ungated` regexes always run. Rules that cannot apply to the role are left
+    out altogether."""
+
+    automaton: Any
+    regexes: dict[int, tuple[CompiledRule, re.Pattern[str]]]  # regex index (lexicon order) → regex
+    ungated: frozenset[int]
 
 
 @dataclass
 class Lexicon:
     data: LexiconData
     rules: dict[str, CompiledRule] = field(init=False)
-    automaton: Any = field(init=False, repr=False)
     regex_rules: list[CompiledRule] = field(init=False)
     negation: re.Pattern[str] | None = field(init=False)
-    # first character → the (rule, regex) pairs that can start with it; plus those with no known start
-    regex_by_char: dict[str, tuple[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None], ...]] = (
-        field(init=False)
-    )
-    regex_always: tuple[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None], ...] = field(init=False)
     regex_list: list[tuple[CompiledRule, re.Pattern[str]]] = field(init=False)
-    regex_ungated: list[int] = field(init=False)
-    gate_automaton: Any = field(init=False, repr=False)
     warning: re.Pattern[str] | None = field(init=False)
+    # normalised term → (rule id, term) for every exact/fuzzy rule, in lexicon order
+    keys: dict[str, list[tuple[str, str]]] = field(init=False, repr=False)
+    _matchers: dict[str | None, Matcher] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rules = {}
         self.regex_rules = []
-        automaton = ahocorasick.Automaton()
-        keys: dict[str, list[tuple[str, str]]] = {}
+        self.keys = {}
+        self._matchers = {}
         for r in self.data.rules:
             if not r.enabled:
                 continue
@@ -313,9 +341,9 @@ class Lexicon:
                 tuple(re.compile(p) for p in r.near),
                 tuple(re.compile(p) for p in r.allow),
                 tuple(re.compile(p) for p in r.terms) if r.match == "regex" else (),
-                tuple(first_chars(p) for p in r.terms) if r.match == "regex" else (),
+                (),
                 r.effective_tier,
-                tuple(required_literals(p) for p in r.terms) if r.match == "regex" else (),
+                tuple(gate_literals(p) for p in r.terms) if r.match == "regex" else (),
             )
             self.rules[r.id] = compiled
             if r.match == "regex":
@@ -324,43 +352,49 @@ class Lexicon:
             for term in r.terms:
                 forms = variants(term) if r.match == "fuzzy" else {compact(term)}
                 for form in forms:
-                    keys.setdefault(form, []).append((r.id, term))
-        by_char: dict[str, list[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None]]] = {}
-        always: list[tuple[CompiledRule, re.Pattern[str], tuple[str, ...] | None]] = []
-        for cr in self.regex_rules:
-            for rx, starts, gate in zip(cr.regexes, cr.starts, cr.gates, strict=True):
-                if starts is None:
-                    always.append((cr, rx, gate))
-                else:
-                    for ch in starts:
-                        by_char.setdefault(ch, []).append((cr, rx, gate))
-        self.regex_by_char = {k: tuple(v) for k, v in by_char.items()}
-        self.regex_always = tuple(always)
-        # One automaton over every regex's gate literals: a text selects the regexes worth running in
-        # a single C-speed pass; regexes without a computable gate always run.
+                    self.keys.setdefault(form, []).append((r.id, term))
         self.regex_list = [(cr, rx) for cr in self.regex_rules for rx in cr.regexes]
-        gate_auto = ahocorasick.Automaton()
+        self.negation = re.compile("|".join(self.data.negations)) if self.data.negations else None
+        self.warning = re.compile("|".join(self.data.warnings)) if self.data.warnings else None
+
+    def matcher(self, sender_role: str | None) -> Matcher:
+        """Built on first use for each role (a concurrent first use may build it twice: harmless)."""
+        got = self._matchers.get(sender_role)
+        if got is None:
+            got = self._matchers[sender_role] = self._build_matcher(sender_role)
+        return got
+
+    def _build_matcher(self, sender_role: str | None) -> Matcher:
+        def applies(cr: CompiledRule) -> bool:
+            return sender_role is None or cr.rule.sender in ("any", sender_role)
+
+        hits: dict[str, list[tuple[CompiledRule, str, str]]] = {}
+        for key, vals in self.keys.items():
+            for rule_id, _term in vals:
+                cr = self.rules[rule_id]
+                if applies(cr):
+                    hits.setdefault(key, []).append((cr, cr.rule.category, rule_id))
         gated: dict[str, set[int]] = {}
-        self.regex_ungated = []
+        regexes: dict[int, tuple[CompiledRule, re.Pattern[str]]] = {}
+        ungated: set[int] = set()
         for idx, (cr, rx) in enumerate(self.regex_list):
+            if not applies(cr):
+                continue
+            regexes[idx] = (cr, rx)
             gate = cr.gates[cr.regexes.index(rx)]
             if gate is None:
-                self.regex_ungated.append(idx)
+                ungated.add(idx)
                 continue
             for lit in gate:
                 gated.setdefault(lit, set()).add(idx)
-        for lit, idxs in gated.items():
-            gate_auto.add_word(lit, tuple(sorted(idxs)))
-        if gated:
-            gate_auto.make_automaton()
-        self.gate_automaton = gate_auto if gated else None
-        for key, vals in keys.items():
-            automaton.add_word(key, (key, tuple(vals)))
-        if keys:
+        automaton = ahocorasick.Automaton()
+        for key in [*hits, *(k for k in gated if k not in hits)]:
+            automaton.add_word(
+                key, (len(key) - 1, tuple(hits.get(key, ())), tuple(sorted(gated.get(key, ()))))
+            )
+        if len(automaton):
             automaton.make_automaton()
-        self.automaton = automaton if keys else None
-        self.negation = re.compile("|".join(self.data.negations)) if self.data.negations else None
-        self.warning = re.compile("|".join(self.data.warnings)) if self.data.warnings else None
+        return Matcher(automaton if len(automaton) else None, regexes, frozenset(ungated))
 
     @property
     def version(self) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archive.kit.errors import InvalidInput
-from archive.risk.lexicon import Lexicon, first_chars, variants
+from archive.risk.lexicon import Lexicon, first_chars, gate_literals, variants
 
 
 def test_default_round_trips() -> None:
@@ -54,3 +58,47 @@ def test_first_chars() -> None:
     assert first_chars("(?:转|打)我") == frozenset("转打")
     assert first_chars("a?b") == frozenset("ab")
     assert first_chars(".*x") is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "gate"),
+    [
+        ("(?:转|打)我", ("打我", "转我")),
+        ("包(?=你|您)", ("包",)),  # lookarounds consume nothing
+        ("(?<![您你])私人的?卡", ("私人",)),
+        ("滚(?:吧|开)?(?:什么|$|，)", ("滚",)),  # an alternative that can be empty gives no gate
+        ("找我[，,]?比[^，。]{0,8}便宜", ("便宜",)),
+        ("别走(?:公司|平台)|公司不知道", ("公司不知道", "别走公司", "别走平台")),
+        ("x|y+", None),  # a branch without literals: always run
+        ("(?i)ab", None),  # case-insensitive literals are not literals
+        ("[0-9]{15,19}", None),
+    ],
+)
+def test_gate_literals(pattern: str, gate: tuple[str, ...] | None) -> None:
+    assert gate_literals(pattern) == gate
+
+
+_GATED = [
+    "(?:转|打|付)(?:钱|款)?(?:给|到)?(?:我|本人)(?:个人|私人)?",
+    "(?:保证|包(?=你|能))(?:能|会)",
+    "(?:我|我们)(?:自己|私人)(?:开)?的(?:小)?(?:店|厂)",
+    "(?:发|写)[^，。]{0,3}(?:微博|网上)",
+    "(?<![你他])(?:私人|个人)的?(?:卡|号)",
+    "滚(?:吧|开)?(?:你)?(?:什么|$|，)",
+]
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            "转打付钱款给到我本人个私保证包你能会们自己开的小店厂发写微博网上，。卡号他滚吧什么"
+        ),
+        max_size=16,
+    )
+)
+def test_every_match_contains_a_gate_literal(text: str) -> None:
+    for pattern in _GATED:
+        gate = gate_literals(pattern)
+        assert gate is not None
+        for m in re.finditer(pattern, text):
+            assert any(lit in m.group() for lit in gate), (pattern, m.group())
