@@ -30,6 +30,7 @@ from archive.kit.ids import new_id
 from archive.kit.timeutil import from_millis, utcnow
 from archive.runtime import Runtime
 from archive.store.blobs import SegmentWriter
+from archive.store.db import bulk_insert
 from archive.store.models import Customer, IngestCheckpoint, Message, OutboxEvent, Segment
 
 FORMATS = ("wecom", "generic")
@@ -299,9 +300,8 @@ class Importer:
                 )
             self._link_recalls(session, source, new, rows, summary)
             session.flush()  # rooms, participants, segment: the message rows refer to them
-            if rows:
-                now = utcnow()
-                session.execute(insert(_MESSAGES), [r.values(now) for r in rows])
+            now = utcnow()
+            bulk_insert(session.connection(), _MESSAGES, [r.values(now) for r in rows])
             session.add_all(self._pending_media)
             summary.alerts += self._raise_alerts(session)
             outbox_id = None

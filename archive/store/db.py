@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, MetaData, Table, create_engine, event, insert
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -45,6 +45,22 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in the caller's transaction: PostgreSQL's COPY (a tenth of the client and server
+    work of an executemany), an executemany elsewhere. Every row carries every column."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    cols = [c.name for c in table.columns]
+    json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([_json_dumps(row[c]) if c in json_cols else row[c] for c in cols])
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
