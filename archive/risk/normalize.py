@@ -216,13 +216,12 @@ def _normalize_slow(text: str) -> Normalized:
 
 
 _STOPS = re.compile(r"[，。！？；,!?;\n]")
+# The last stop of a prefix: greedy `.*` backtracks from the end, so one C call finds it.
+_LAST_STOP = re.compile(r".*[，。！？；,!?;\n]", re.DOTALL)
 
 
 def clause_bounds(text: str, pos: int) -> tuple[int, int]:
     """The clause (between sentence punctuation) of normalised `text` that contains `pos`."""
-    start = 0
-    for m in _STOPS.finditer(text):
-        if m.start() >= pos:
-            return start, m.start()
-        start = m.end()
-    return start, len(text)
+    before = _LAST_STOP.match(text, 0, pos)
+    after = _STOPS.search(text, pos)
+    return (before.end() if before else 0), (after.start() if after else len(text))
