@@ -396,15 +396,19 @@ class Importer:
 
     def _raise_alerts(self, session: Session) -> int:
         """Findings above tier 0 become alerts (deduplicated per room, rule and window) in this transaction."""
-        from archive.risk.service import Origin, record_findings
+        from archive.risk.service import AlertBook, Origin, record_findings
 
         count = 0
+        rooms = [m.room_id for m, _ in self._pending_findings] + [
+            m.room_id for m, _, _ in self._pending_conversation
+        ]
+        book = AlertBook(session, rooms) if rooms else None
         for msg, findings in self._pending_findings:
             origin = Origin(msg.room_id, msg.employee_id, msg.department_id, (msg.id,), msg.msgtime)
-            count += len(record_findings(session, origin, findings))
+            count += len(record_findings(session, origin, findings, book))
         for msg, contributing, finding in self._pending_conversation:
             origin = Origin(msg.room_id, msg.employee_id, msg.department_id, contributing, msg.msgtime)
-            count += len(record_findings(session, origin, [finding]))
+            count += len(record_findings(session, origin, [finding], book))
         self._pending_findings = []
         self._pending_conversation = []
         self._save_rooms(session)

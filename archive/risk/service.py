@@ -56,8 +56,43 @@ class Origin:
     msgtime: datetime
 
 
-def record_findings(session: Session, origin: Origin, findings: Iterable[FindingLike]) -> list[Alert]:
-    """Create or extend alerts for the findings of one message (or one conversation window)."""
+class AlertBook:
+    """The latest active alert per (room, rule) of a set of rooms, loaded with one query, so that a batch
+    of findings costs one SELECT instead of one per finding. Alerts the caller creates are added."""
+
+    def __init__(self, session: Session, room_ids: Iterable[int]) -> None:
+        self._latest: dict[tuple[int, str], Alert] = {}
+        rooms = sorted(set(room_ids))
+        for i in range(0, len(rooms), 500):
+            for alert in session.execute(
+                select(Alert).where(Alert.room_id.in_(rooms[i : i + 500]), Alert.status.in_(ACTIVE))
+            ).scalars():
+                self.put(alert)
+
+    def get(self, room_id: int, rule: str) -> Alert | None:
+        return self._latest.get((room_id, rule))
+
+    def put(self, alert: Alert) -> None:
+        key = (alert.room_id, alert.rule)
+        held = self._latest.get(key)
+        if held is None or aware(held.window_end) <= aware(alert.window_end):
+            self._latest[key] = alert
+
+
+def _latest_active(session: Session, room_id: int, rule: str) -> Alert | None:
+    return session.execute(
+        select(Alert)
+        .where(Alert.room_id == room_id, Alert.rule == rule, Alert.status.in_(ACTIVE))
+        .order_by(Alert.window_end.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def record_findings(
+    session: Session, origin: Origin, findings: Iterable[FindingLike], book: AlertBook | None = None
+) -> list[Alert]:
+    """Create or extend alerts for the findings of one message (or one conversation window). `book`
+    (covering origin.room_id) replaces the per-finding lookup of the active alert."""
     touched: list[Alert] = []
     seen: set[str] = set()
     at = aware(origin.msgtime)  # SQLite hands back naive datetimes
@@ -66,12 +101,10 @@ def record_findings(session: Session, origin: Origin, findings: Iterable[Finding
         if f.tier <= 0 or f.category in seen:
             continue
         seen.add(f.category)
-        alert = session.execute(
-            select(Alert)
-            .where(Alert.room_id == origin.room_id, Alert.rule == f.rule, Alert.status.in_(ACTIVE))
-            .order_by(Alert.window_end.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        if book is not None:
+            alert = book.get(origin.room_id, f.rule)
+        else:
+            alert = _latest_active(session, origin.room_id, f.rule)
         if alert is not None and aware(alert.window_end) >= at - DEDUPE_WINDOW:
             new_ids = [m for m in origin.message_ids if m not in alert.message_ids]
             if new_ids:
@@ -96,6 +129,8 @@ def record_findings(session: Session, origin: Origin, findings: Iterable[Finding
         session.flush()
         session.add(AlertEvent(alert_id=alert.id, actor="system", from_status=None, to_status="open"))
         _tier_actions(session, alert)
+        if book is not None:
+            book.put(alert)
         touched.append(alert)
     return touched
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.kit.errors import Conflict, Forbidden, Unauthorized
@@ -62,6 +62,32 @@ def test_dedupe_within_window(db: sessionmaker[Session]) -> None:
         s.commit()
         assert a[0].id == b[0].id != c[0].id
         assert a[0].message_ids == ["m1", "m2"] and a[0].hits == 2
+
+
+def test_alert_book_dedupes_like_the_per_finding_lookup(db: sessionmaker[Session]) -> None:
+    """A batch's book of active alerts (one query) must extend the same alert a lookup would, including
+    an alert stored before the batch and one created earlier in the same batch."""
+    with db() as s:
+        room, emp, _ = _setup(s)
+        (stored,) = service.record_findings(s, _origin(room, emp, "m0"), [F("abuse", 1, "abuse.insult")])
+        s.commit()
+        book = service.AlertBook(s, [room.id])
+        a = service.record_findings(
+            s, _origin(room, emp, "m1", timedelta(hours=1)), [F("abuse", 1, "abuse.insult")], book
+        )
+        b = service.record_findings(s, _origin(room, emp, "m2"), [F("complaint", 1, "complaint.x")], book)
+        c = service.record_findings(
+            s, _origin(room, emp, "m3", timedelta(hours=2)), [F("complaint", 1, "complaint.x")], book
+        )
+        d = service.record_findings(
+            s, _origin(room, emp, "m4", timedelta(days=3)), [F("abuse", 1, "abuse.insult")], book
+        )
+        s.commit()
+        assert a[0].id == stored.id and stored.message_ids == ["m0", "m1"]
+        assert b[0].id == c[0].id and b[0].message_ids == ["m2", "m3"]
+        assert d[0].id != stored.id  # outside the window: a new alert, which the book now returns
+        assert book.get(room.id, "abuse.insult") is d[0]
+        assert s.scalar(select(func.count()).select_from(Alert)) == 3
 
 
 def test_tier0_findings_make_no_alert(db: sessionmaker[Session]) -> None:
