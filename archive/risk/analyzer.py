@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive.risk.detectors import detect
 from archive.risk.lexicon import DEFAULT_TIERS, CompiledRule, Lexicon, LexiconHolder
@@ -56,8 +56,7 @@ class MessageResult:
         return sorted({f.category for f in self.findings})
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
+class _Hit(NamedTuple):  # a tuple: several per message, cheaper to build than a frozen dataclass
     rule: CompiledRule | None
     category: str
     rule_id: str
@@ -136,9 +135,12 @@ class Analyzer:
         if selected or m.ungated:
             for idx in sorted(selected | m.ungated):
                 rule, rx = m.regexes[idx]
+                if rx.search(c) is None:
+                    continue  # most selected regexes do not match: one call instead of an iterator
                 for hit in rx.finditer(c):
-                    if hit.end() > hit.start():
-                        hits.append(_Hit(rule, rule.rule.category, rule.rule.id, hit.start(), hit.end()))
+                    start, end = hit.span()
+                    if end > start:
+                        hits.append(_Hit(rule, rule.rule.category, rule.rule.id, start, end))
         for d in detect(c, sender_role):
             hits.append(_Hit(None, d.category, d.rule, d.start, d.end))
         return hits
