@@ -550,14 +550,16 @@ class Importer:
             summary.recalled += len(marks)
         waiting = [m for m, row in plain.items() if not row.recalled]
         for i in range(0, len(waiting), 500):
+            # By recall_of_msgid alone, source filtered here: with `source = ?` in the query SQLite walks the
+            # (source, source_msgid) index, i.e. the whole table, once per batch.
             early = session.execute(
-                select(Message.recall_of_msgid, Message.msgtime, Message.source_msgid).where(
-                    Message.source == source, Message.recall_of_msgid.in_(waiting[i : i + 500])
+                select(Message.source, Message.recall_of_msgid, Message.msgtime, Message.source_msgid).where(
+                    Message.recall_of_msgid.in_(waiting[i : i + 500])
                 )
             )
-            for target, at, by in early:
+            for recall_source, target, at, by in early:
                 row = plain[target or ""]
-                if not row.recalled:
+                if recall_source == source and not row.recalled:
                     row.mark_recalled(at, by)
                     summary.recalled += 1
 
