@@ -200,6 +200,64 @@ def first_chars(pattern: str) -> frozenset[str] | None:
     return frozenset(got) if got else None
 
 
+def _flags_free(pattern: str) -> bool:
+    """No inline flags anywhere (case-insensitive or verbose patterns defeat literal analysis)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    def clean(items: Any) -> bool:
+        for op, av in items:
+            if op is c.SUBPATTERN:
+                if av[1] or av[2] or not clean(av[3]):
+                    return False
+            elif op is c.BRANCH:
+                if not all(clean(alt) for alt in av[1]):
+                    return False
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+                if not clean(av[2]):
+                    return False
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                if not clean(av[1]):
+                    return False
+            elif op in (c.ATOMIC_GROUP,) and not clean(av):
+                return False
+        return True
+
+    try:
+        parsed = _parser.parse(pattern)
+    except Exception:
+        return False
+    return not parsed.state.flags & ~re.UNICODE and clean(parsed)
+
+
+def _engine_skips(pattern: str) -> bool:
+    """The regex engine finds a literal prefix or first-character set by itself (then its own skip loop
+    is faster than a lookahead, which would hide the prefix from it)."""
+    from re import _compiler, _parser  # type: ignore[attr-defined]
+
+    try:
+        parsed = _parser.parse(pattern)
+        prefix, _skip, _all = _compiler._get_literal_prefix(parsed, parsed.state.flags)
+        return bool(prefix) or _compiler._get_charset_prefix(parsed, parsed.state.flags) is not None
+    except Exception:
+        return True
+
+
+def compile_scanning(pattern: str) -> re.Pattern[str]:
+    """`re.compile(pattern)`, with a lookahead on the characters a match can start with put in front when
+    they are known and the engine would not find them itself. Same matches and spans; but impossible
+    start positions are then rejected by one character-set test instead of trying every alternative at
+    each (an alternation whose branches start with lookbehinds, like the negations: ~3x faster)."""
+    starts = first_chars(pattern) if _flags_free(pattern) and not _engine_skips(pattern) else None
+    if not starts:
+        return re.compile(pattern)
+    cls = "".join(re.escape(ch) for ch in sorted(starts))
+    try:
+        return re.compile(f"(?=[{cls}])(?:{pattern})")
+    except re.error:
+        return re.compile(pattern)
+
+
 # Single characters so frequent in chat that a gate on one of them selects its regex for most messages;
 # among equally short literal sets, the one with fewer of these wins.
 _COMMON_CHARS = frozenset(
@@ -346,9 +404,9 @@ class Lexicon:
                 continue
             compiled = CompiledRule(
                 r,
-                tuple(re.compile(p) for p in r.near),
-                tuple(re.compile(p) for p in r.allow),
-                tuple(re.compile(p) for p in r.terms) if r.match == "regex" else (),
+                tuple(compile_scanning(p) for p in r.near),
+                tuple(compile_scanning(p) for p in r.allow),
+                tuple(compile_scanning(p) for p in r.terms) if r.match == "regex" else (),
                 (),
                 r.effective_tier,
                 tuple(gate_literals(p) for p in r.terms) if r.match == "regex" else (),
@@ -362,8 +420,9 @@ class Lexicon:
                 for form in forms:
                     self.keys.setdefault(form, []).append((r.id, term))
         self.regex_list = [(cr, rx) for cr in self.regex_rules for rx in cr.regexes]
-        self.negation = re.compile("|".join(self.data.negations)) if self.data.negations else None
-        self.warning = re.compile("|".join(self.data.warnings)) if self.data.warnings else None
+        negations, warnings = "|".join(self.data.negations), "|".join(self.data.warnings)
+        self.negation = compile_scanning(negations) if negations else None
+        self.warning = compile_scanning(warnings) if warnings else None
 
     def matcher(self, sender_role: str | None) -> Matcher:
         """Built on first use for each role (a concurrent first use may build it twice: harmless)."""

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archive.kit.errors import InvalidInput
-from archive.risk.lexicon import Lexicon, first_chars, gate_literals, variants
+from archive.risk.lexicon import Lexicon, compile_scanning, first_chars, gate_literals, variants
 
 
 def test_default_round_trips() -> None:
@@ -102,3 +102,34 @@ def test_every_match_contains_a_gate_literal(text: str) -> None:
         assert gate is not None
         for m in re.finditer(pattern, text):
             assert any(lit in m.group() for lit in gate), (pattern, m.group())
+
+
+_SCANNED = [
+    "(?<!是)不是(?!说)|(?:不|非|无|没有)$|不能|禁止",
+    "(?<![您你])(?:私人|个人)的?(?:卡|号)",
+    "(?:我)?(?:朋友|老婆)(?:那|那边)(?:有|买)",
+    "(?<![0-9])(?:123|456)(?![0-9])|投诉",
+    "(?i)ab|c",  # flags: left alone
+]
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from("是不说非无没有能禁止您你私人个的卡号我朋友老婆那边买0123456投诉abcAB，"),
+        max_size=20,
+    )
+)
+def test_compile_scanning_keeps_every_match(text: str) -> None:
+    for pattern in _SCANNED:
+        plain, scanning = re.compile(pattern), compile_scanning(pattern)
+        assert [m.span() for m in plain.finditer(text)] == [m.span() for m in scanning.finditer(text)]
+        half = len(text) // 2
+        assert [m.span() for m in plain.finditer(text, 0, half)] == [
+            m.span() for m in scanning.finditer(text, 0, half)
+        ]
+
+
+def test_compile_scanning_adds_the_lookahead_only_where_the_engine_needs_it() -> None:
+    assert compile_scanning("(?<!是)不是|不能").pattern != "(?<!是)不是|不能"
+    assert compile_scanning("不能|禁止").pattern == "不能|禁止"  # the engine has its own first-character set
+    assert compile_scanning("(?i)ab").pattern == "(?i)ab"
