@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
+
 from archive.risk.analyzer import Analyzer, Finding
 from archive.risk.detectors import card_like, id_check_ok, phones
-from archive.risk.lexicon import DEFAULT_TIERS
+from archive.risk.lexicon import DEFAULT_TIERS, gate_literals
 from archive.risk.normalize import compact
 
 WINDOW = 8
@@ -106,9 +108,34 @@ class ConversationState:
         return state
 
 
+def _signal_gates() -> tuple[Any, tuple[str, ...]]:
+    """An Aho-Corasick automaton over the gate literals of the signal patterns (every match of a pattern
+    contains one of its literals, see lexicon.gate_literals), and the patterns without a gate. One pass
+    over a message selects the few patterns worth searching; most messages select none."""
+    automaton = ahocorasick.Automaton()
+    names: dict[str, set[str]] = {}
+    always = []
+    for name, rx in SIGNALS.items():
+        literals = gate_literals(rx.pattern)
+        if literals is None:
+            always.append(name)
+            continue
+        for lit in literals:
+            names.setdefault(lit, set()).add(name)
+    for lit, sigs in names.items():
+        automaton.add_word(lit, tuple(sorted(sigs)))
+    automaton.make_automaton()
+    return automaton, tuple(always)
+
+
+_GATES, _UNGATED = _signal_gates()
+
+
 def signals_of(text: str, role: str | None, index: int) -> MessageSignals:
     c = compact(text)
-    found = {name for name, rx in SIGNALS.items() if rx.search(c)}
+    candidates = {name for _, sigs in _GATES.iter(c) for name in sigs} if c else set()
+    candidates.update(_UNGATED)
+    found = {name for name in candidates if SIGNALS[name].search(c)}
     if ANIMAL_EMOJI.search(text):
         found.add("animal")
     if _BARE_CODE.match(c):
@@ -201,6 +228,8 @@ def advance(state: ConversationState, signals: MessageSignals) -> list[tuple[str
     """Add one message to the room's window; return the cross-message patterns that newly fire, each
     with the indexes of the messages that contributed."""
     state.window.append(signals)
+    if not state.fired and not any(m.signals or m.digits is not None for m in state.window):
+        return []  # every pattern needs a signal or a digit fragment in the window
     fresh = []
     for category, rule, idxs in _cross(list(state.window)):
         key = f"{rule}:{min(idxs)}"
