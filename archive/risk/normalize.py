@@ -86,8 +86,11 @@ def _fast_deleted() -> re.Pattern[str]:
     return _char_class_runs([cp for cp, v in enumerate(fast_table()) if v is None])
 
 
+_NUM_TABLE = str.maketrans(NUMERALS)
+
+
 def _numerals(s: str) -> str:
-    return _NUM_RUN.sub(lambda m: "".join(NUMERALS.get(c, c) for c in m.group()), s)
+    return _NUM_RUN.sub(lambda m: m.group().translate(_NUM_TABLE), s)
 
 
 def _compact_slow(text: str) -> str:
