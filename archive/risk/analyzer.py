@@ -100,7 +100,7 @@ class Analyzer:
             kept.append(h)
         if not kept:
             return MessageResult()
-        norm = normalize(text)  # offsets are only needed for what survived the context checks
+        norm = normalize(text, c)  # offsets are only needed for what survived the context checks
         if norm.text != c:  # defensive: both paths must agree, or spans would be wrong
             norm = Normalized(c, tuple(range(len(c))), text)
         return MessageResult(

@@ -81,6 +81,12 @@ def _deleted() -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=1)
+def _fast_risky() -> re.Pattern[str]:
+    """The characters the fast table sends to the reference path."""
+    return _char_class_runs([cp for cp, v in enumerate(fast_table()) if v == _SENTINEL])
+
+
+@lru_cache(maxsize=1)
 def _fast_deleted() -> re.Pattern[str]:
     """Runs of the original characters the fast table deletes."""
     return _char_class_runs([cp for cp, v in enumerate(fast_table()) if v is None])
@@ -180,18 +186,23 @@ def _char(ch: str) -> str:
     return got
 
 
-def normalize(text: str) -> Normalized:
-    """Same result as `compact`, with the offset map (only for messages with a finding)."""
-    folded = text.translate(fast_table())
-    if _SENTINEL not in folded:
-        kept: list[int] = []
-        prev = 0
-        for m in _fast_deleted().finditer(text):
-            kept.extend(range(prev, m.start()))
-            prev = m.end()
-        kept.extend(range(prev, len(text)))
-        if len(kept) == len(folded):  # no character became several: the usual case
-            return Normalized(_numerals(folded), tuple(kept), text)
+def normalize(text: str, compacted: str | None = None) -> Normalized:
+    """Same result as `compact`, with the offset map (only for messages with a finding). A caller that
+    already has `compact(text)` passes it as `compacted`, and this then costs two C searches."""
+    if _fast_risky().search(text) is None:  # `compact` took its fast path
+        folded = compacted if compacted is not None else compact(text)
+        if _fast_deleted().search(text) is None:
+            if len(folded) == len(text):  # nothing deleted, nothing expanded: the identity map
+                return Normalized(folded, tuple(range(len(text))), text)
+        else:
+            kept: list[int] = []
+            prev = 0
+            for m in _fast_deleted().finditer(text):
+                kept.extend(range(prev, m.start()))
+                prev = m.end()
+            kept.extend(range(prev, len(text)))
+            if len(kept) == len(folded):  # no kept character became several: the usual case
+                return Normalized(folded, tuple(kept), text)
     return _normalize_slow(text)
 
 

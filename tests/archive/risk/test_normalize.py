@@ -88,3 +88,4 @@ def test_fast_path_is_the_reference_normal_form(text: str) -> None:
 
     assert compact(text) == _compact_slow(text)
     assert normalize(text) == _normalize_slow(text)
+    assert normalize(text, compact(text)) == _normalize_slow(text)
