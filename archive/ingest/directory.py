@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.kit.lru import LRU
 from archive.store.models import Customer, Employee, Room, RoomMember
+
+CACHE_SIZE = 50_000  # per kind; ~10 MB at most
 
 
 def participant_kind(member_id: str) -> str:
@@ -30,13 +33,20 @@ class Resolved:
 
 @dataclass
 class DirectoryCache:
-    """Maps source ids to row ids for one import run; creates what is missing."""
+    """Maps source ids to row ids for one import run; creates what is missing. Bounded (least recently
+    used entries are forgotten and looked up again when they recur), so memory stays flat however many
+    rooms and customers a file holds."""
 
     source: str
-    rooms: dict[str, int] = field(default_factory=dict)
-    members: set[tuple[int, str]] = field(default_factory=set)
-    employees: dict[str, tuple[int, int | None]] = field(default_factory=dict)
-    customers: dict[str, int] = field(default_factory=dict)
+    size: int = field(default_factory=lambda: CACHE_SIZE)
+    rooms: LRU[str, int] = field(init=False)
+    members: LRU[tuple[int, str], bool] = field(init=False)
+    employees: LRU[str, tuple[int, int | None]] = field(init=False)
+    customers: LRU[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rooms, self.members = LRU(self.size), LRU(self.size)
+        self.employees, self.customers = LRU(self.size), LRU(self.size)
 
     def employee(self, session: Session, userid: str) -> tuple[int, int | None]:
         hit = self.employees.get(userid)
@@ -47,7 +57,7 @@ class DirectoryCache:
                 session.add(row)
                 session.flush()
             hit = (row.id, row.department_id)
-            self.employees[userid] = hit
+            self.employees.put(userid, hit)
         return hit
 
     def customer(self, session: Session, external_id: str) -> int:
@@ -61,7 +71,7 @@ class DirectoryCache:
                 session.add(row)
                 session.flush()
             cid = row.id
-            self.customers[external_id] = cid
+            self.customers.put(external_id, cid)
         return cid
 
     def room(self, session: Session, sender: str, tolist: tuple[str, ...], roomid: str) -> int:
@@ -84,10 +94,10 @@ class DirectoryCache:
                 session.add(row)
                 session.flush()
             rid = row.id
-            self.rooms[key] = rid
+            self.rooms.put(key, rid)
         for member in (sender, *tolist):
-            if member and (rid, member) not in self.members:
-                self.members.add((rid, member))
+            if member and self.members.get((rid, member)) is None:
+                self.members.put((rid, member), True)
                 if session.get(RoomMember, (rid, member)) is None:
                     session.add(RoomMember(room_id=rid, member=member, kind=participant_kind(member)))
         return rid

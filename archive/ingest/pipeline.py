@@ -27,6 +27,7 @@ from archive.ingest.reader import RawLine, iter_lines
 from archive.ingest.records import InvalidRecord, ParsedRecord
 from archive.kit.errors import InvalidInput
 from archive.kit.ids import new_id
+from archive.kit.lru import LRU
 from archive.kit.timeutil import from_millis, utcnow
 from archive.runtime import Runtime
 from archive.store.blobs import SegmentWriter
@@ -34,6 +35,7 @@ from archive.store.db import bulk_insert
 from archive.store.models import Customer, IngestCheckpoint, Message, OutboxEvent, Segment
 
 FORMATS = ("wecom", "generic")
+ROOM_WINDOWS = 10_000  # conversation windows kept in memory (each a few hundred bytes of signals)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,11 @@ class Importer:
         self._pending_media: list[MediaObject] = []
         self._pending_findings: list[tuple[NewMessage, list[Any]]] = []
         self._pending_conversation: list[tuple[NewMessage, tuple[str, ...], Any]] = []
-        self._rooms: dict[int, tuple[Any, dict[int, str]]] = {}
+        # conversation windows of recently active rooms (bounded; an evicted window is reloaded from
+        # room_risk_state when its room speaks again)
+        self._rooms: LRU[int, tuple[Any, dict[int, str]]] = LRU(
+            max(ROOM_WINDOWS, 2 * self.settings.ingest_batch_size)
+        )
         self._stored_rooms: set[int] = set()  # rooms whose window row exists (committed or in this batch)
         self._dirty_rooms: set[int] = set()
 
@@ -347,12 +353,13 @@ class Importer:
                 )
             )
             for room_id, data in stored:
-                self._rooms[room_id] = self._room(ConversationState.from_json(data), data)
+                self._remember(room_id, self._room(ConversationState.from_json(data), data))
                 self._stored_rooms.add(room_id)
         for msg, text, role in scanned:
             room = self._rooms.get(msg.room_id)
             if room is None:
-                room = self._rooms[msg.room_id] = self._room(ConversationState.from_json({}), {})
+                room = self._room(ConversationState.from_json({}), {})
+                self._remember(msg.room_id, room)
             state, ids = room
             n = max([*ids, -1]) + 1
             ids[n] = msg.id
@@ -365,6 +372,10 @@ class Importer:
                 del ids[k]
             self._dirty_rooms.add(msg.room_id)
 
+    def _remember(self, room_id: int, room: tuple[Any, dict[int, str]]) -> None:
+        for evicted in self._rooms.put(room_id, room):
+            self._stored_rooms.discard(evicted)  # saved at the end of its last batch; reloaded if needed
+
     @staticmethod
     def _room(state: Any, data: dict[str, Any]) -> tuple[Any, dict[int, str]]:
         return state, dict(zip(data.get("n", []), data.get("ids", []), strict=False))
@@ -376,7 +387,9 @@ class Importer:
         table = cast(Table, RoomRiskState.__table__)
         changed, created = [], []
         for room_id in self._dirty_rooms:
-            state, ids = self._rooms[room_id]
+            room = self._rooms.get(room_id)
+            assert room is not None, "a window touched in this batch is among the most recent"
+            state, ids = room
             data = {**state.to_json(), "n": list(ids), "ids": list(ids.values())}
             if room_id in self._stored_rooms:
                 changed.append({"b_room": room_id, "b_state": data})

@@ -246,3 +246,63 @@ def test_index_lag_and_catch_up(production_runtime: Runtime) -> None:
         assert lag(session) == 0
         assert search(session, rt, operator(), "支付宝", limit=0).hits
         session.commit()
+
+
+def _summary_of_archive(rt: Runtime) -> list[tuple[object, ...]]:
+    from archive.risk.models import Alert
+    from archive.store.models import Room
+
+    with rt.sessions() as session:
+        rooms = dict(session.execute(select(Room.id, Room.source_room_id)).tuples().all())
+        by_id = dict(session.execute(select(Message.id, Message.source_msgid)).tuples().all())
+        msgs = [
+            (m.source_msgid, rooms[m.room_id], m.sender_kind, tuple(m.risk_labels or ()), m.recalled)
+            for m in session.execute(select(Message)).scalars()
+        ]
+        alerts = [
+            (rooms[a.room_id], a.rule, tuple(sorted(by_id[i] for i in a.message_ids)))
+            for a in session.execute(select(Alert)).scalars()
+        ]
+    return sorted(msgs) + sorted(alerts)  # type: ignore[arg-type]
+
+
+def test_bounded_caches_give_the_same_archive(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With caches far smaller than the number of rooms (entries evicted and looked up again, room
+    windows reloaded from room_risk_state) the archive, its alerts and the cross-message findings are the
+    same as with roomy caches: memory can be bounded without changing results."""
+    from archive.ingest import directory, pipeline
+    from tests.helpers import make_runtime
+
+    def line(msgid: str, sender: str, to: str, t: int, text: str) -> dict[str, object]:
+        return {
+            "msgid": msgid,
+            "action": "send",
+            "from": sender,
+            "tolist": [to],
+            "roomid": "",
+            "msgtime": 1715000000000 + t * 1000,
+            "msgtype": "text",
+            "text": {"content": text},
+        }
+
+    lines = [line("a1", "zhoumin", "wmCUST0", 0, "系统发了个短信验证码给您，发这里就行")]
+    lines += [line(f"x{i}", f"emp{i}", f"wmCUST{i + 1}", i + 1, "您好，资料已收到") for i in range(8)]
+    lines += [line("a2", "wmCUST0", "zhoumin", 20, "482913")]
+    extra = tmp_path / "windows.jsonl"
+    extra.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+
+    roomy = make_runtime("embedded", tmp_path / "roomy", request)
+    Importer(roomy).import_file(SAMPLE)
+    Importer(roomy).import_file(extra)
+    monkeypatch.setattr(directory, "CACHE_SIZE", 2)
+    monkeypatch.setattr(pipeline, "ROOM_WINDOWS", 1)
+    tight = make_runtime("embedded", tmp_path / "tight", request, ingest_batch_size=2)
+    importer = Importer(tight)
+    assert importer._rooms.maxsize == 4
+    importer.import_file(SAMPLE)
+    importer.import_file(extra)
+    expected = _summary_of_archive(roomy)
+    assert _summary_of_archive(tight) == expected
+    assert any(row[1] == "conversation.code_after_request" for row in expected)
