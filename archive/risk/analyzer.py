@@ -123,11 +123,12 @@ class Analyzer:
         hits: list[_Hit] = []
         selected: set[int] = set()
         if m.automaton is not None:
-            for end, (back, rules, gated) in m.automaton.iter(c):
+            values = m.values
+            for key, start, end in m.automaton.find_matches_as_indexes(c, overlapping=True):
+                rules, gated = values[key]
                 if rules:
-                    start = end - back
                     for rule, category, rule_id in rules:
-                        hits.append(_Hit(rule, category, rule_id, start, end + 1))
+                        hits.append(_Hit(rule, category, rule_id, start, end))
                 if gated:
                     selected.update(gated)
         if selected or m.ungated:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-import ahocorasick
+import ahocorasick_rs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from archive.kit.errors import InvalidInput
@@ -372,12 +372,13 @@ class CompiledRule:
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """The lexicon as one sender role sees it, ready for a single Aho-Corasick pass per message. Each
-    automaton value is (len(key) - 1, the (rule, category, rule id) the key hits as a term, the indexes
-    of the regexes it gates); `ungated` regexes always run. Rules that cannot apply to the role are left
-    out altogether."""
+    """The lexicon as one sender role sees it, ready for a single Aho-Corasick pass per message (all
+    overlapping matches in one call, ordered by end, then longest first). `values[i]` belongs to the
+    automaton's key i: (the (rule, category, rule id) the key hits as a term, the indexes of the regexes
+    it gates); `ungated` regexes always run. Rules that cannot apply to the role are left out."""
 
-    automaton: Any
+    automaton: ahocorasick_rs.AhoCorasick | None
+    values: list[tuple[tuple[tuple[CompiledRule, str, str], ...], tuple[int, ...]]]
     regexes: dict[int, tuple[CompiledRule, re.Pattern[str]]]  # regex index (lexicon order) → regex
     ungated: frozenset[int]
 
@@ -454,14 +455,11 @@ class Lexicon:
                 continue
             for lit in gate:
                 gated.setdefault(lit, set()).add(idx)
-        automaton = ahocorasick.Automaton()
-        for key in [*hits, *(k for k in gated if k not in hits)]:
-            automaton.add_word(
-                key, (len(key) - 1, tuple(hits.get(key, ())), tuple(sorted(gated.get(key, ()))))
-            )
-        if len(automaton):
-            automaton.make_automaton()
-        return Matcher(automaton if len(automaton) else None, regexes, frozenset(ungated))
+        # (an empty key never matches, as in any Aho-Corasick automaton)
+        keys = [k for k in [*hits, *(k for k in gated if k not in hits)] if k]
+        values = [(tuple(hits.get(k, ())), tuple(sorted(gated.get(k, ())))) for k in keys]
+        automaton = ahocorasick_rs.AhoCorasick(keys, store_patterns=False) if keys else None
+        return Matcher(automaton, values, regexes, frozenset(ungated))
 
     @property
     def version(self) -> str:

@@ -133,3 +133,21 @@ def test_compile_scanning_adds_the_lookahead_only_where_the_engine_needs_it() ->
     assert compile_scanning("(?<!是)不是|不能").pattern != "(?<!是)不是|不能"
     assert compile_scanning("不能|禁止").pattern == "不能|禁止"  # the engine has its own first-character set
     assert compile_scanning("(?i)ab").pattern == "(?i)ab"
+
+
+@given(
+    st.lists(
+        st.text(alphabet="ab微信\U00020001", min_size=1, max_size=4), min_size=1, max_size=12, unique=True
+    ),
+    st.text(alphabet="ab微信\U00020001x", max_size=30),
+)
+def test_automaton_reports_every_occurrence_by_end_then_longest_first(keys: list[str], text: str) -> None:
+    """The order the analyser relies on (the first kept hit of a rule gives the finding's span)."""
+    import ahocorasick_rs
+
+    got = ahocorasick_rs.AhoCorasick(keys).find_matches_as_indexes(text, overlapping=True)
+    expected = sorted(
+        ((i, s, s + len(k)) for i, k in enumerate(keys) for s in range(len(text)) if text.startswith(k, s)),
+        key=lambda m: (m[2], m[1]),
+    )
+    assert got == expected
