@@ -30,6 +30,7 @@ from archive.kit.ids import new_id
 from archive.kit.lru import LRU
 from archive.kit.timeutil import from_millis, utcnow
 from archive.runtime import Runtime
+from archive.search.indexer import index_in_transaction, push_committed
 from archive.store.blobs import SegmentWriter
 from archive.store.db import bulk_insert
 from archive.store.models import Customer, IngestCheckpoint, Message, OutboxEvent, Segment
@@ -311,7 +312,8 @@ class Importer:
             session.add_all(self._pending_media)
             summary.alerts += self._raise_alerts(session)
             outbox_id = None
-            if rows:
+            indexed_now = bool(rows) and index_in_transaction(self.rt, session, rows, texts)
+            if rows and not indexed_now:
                 event = OutboxEvent(topic="index", payload={"ids": [r.id for r in rows]})
                 session.add(event)
                 session.flush()
@@ -331,9 +333,9 @@ class Importer:
             raise
         finally:
             session.close()
+        if indexed_now:
+            summary.indexed += len(rows)
         if outbox_id is not None:
-            from archive.search.indexer import push_committed
-
             summary.indexed += push_committed(self.rt, outbox_id, rows, texts)
         return [outcomes[raw.line_no] for raw in batch]
 

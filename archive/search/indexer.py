@@ -68,6 +68,22 @@ def _mark_done(session: Session, ids: Iterable[int]) -> None:
     session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids))).values(done_at=utcnow()))
 
 
+def index_in_transaction(
+    rt: Runtime, session: Session, rows: Sequence[IndexedFields], texts: dict[str, str]
+) -> bool:
+    """When the search index lives in the archive's own database (the `sql` backend on the same engine),
+    write the batch's documents in the batch's transaction: the index can then never lag behind or run
+    ahead of the archive, and no outbox round trip is needed. Returns False for other backends, whose
+    documents go through the outbox and `push_committed` after the commit."""
+    from archive.search.sql_backend import SqlBackend
+
+    backend = rt.search
+    if not isinstance(backend, SqlBackend) or backend.engine is not rt.engine:
+        return False
+    backend.index_in(session.connection(), [to_doc(rt, m, texts.get(m.id, "")) for m in rows])
+    return True
+
+
 def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], texts: dict[str, str]) -> int:
     """Fast path right after an ingest commit: the batch is still in memory, so no decryption is needed.
     On failure the outbox row stays pending for `drain`."""
@@ -189,4 +205,13 @@ def pending_count(session: Session) -> int:
     )
 
 
-__all__ = ["drain", "lag", "pending_count", "push_committed", "reindex", "retry_now", "to_doc"]
+__all__ = [
+    "drain",
+    "index_in_transaction",
+    "lag",
+    "pending_count",
+    "push_committed",
+    "reindex",
+    "retry_now",
+    "to_doc",
+]

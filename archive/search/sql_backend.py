@@ -194,29 +194,39 @@ class SqlBackend:
 
     def index(self, docs: Sequence[SearchDoc]) -> None:
         """Upsert by id: a document indexed again replaces its metadata and tokens."""
+        if not docs:
+            return
+        with self._conn(write=True) as conn:
+            self._write(conn, docs)
+
+    def index_in(self, conn: Connection, docs: Sequence[SearchDoc]) -> None:
+        """`index` inside the caller's transaction on this backend's database (the importer's batch), so
+        the index commits, or rolls back, with the rows it describes. Errors propagate unconverted."""
+        if not self._ready:
+            self.ensure_ready()
+        self._write(conn, docs)
+
+    def _write(self, conn: Connection, docs: Sequence[SearchDoc]) -> None:
         latest = {d.id: d for d in docs}  # the last version of an id in the batch wins
         if not latest:
             return
         ids = sorted(latest)  # one lock order for concurrent writers
         rows = [self._row(latest[i]) for i in ids]
-        with self._conn(write=True) as conn:
-            if self.dialect == "postgresql":
-                stmt = postgresql.insert(T)
-                cols = [c.name for c in T.columns if c.name not in {"docno", "id"}]
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=[T.c.id], set_={c: stmt.excluded[c] for c in cols}
-                    ),
-                    rows,
-                )
-                return
-            for part in _chunks(ids):
-                self._erase_sqlite(conn, part)
-            for row, docno in zip(rows, _assign_docnos(conn, rows), strict=True):
-                row["docno"] = docno
-            conn.execute(insert(T), rows)
-            for part in _chunks(ids):
-                conn.execute(_ids_param(_FTS_ADD), {"ids": part})
+        if self.dialect == "postgresql":
+            stmt = postgresql.insert(T)
+            cols = [c.name for c in T.columns if c.name not in {"docno", "id"}]
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=[T.c.id], set_={c: stmt.excluded[c] for c in cols}),
+                rows,
+            )
+            return
+        for part in _chunks(ids):
+            self._erase_sqlite(conn, part)
+        for row, docno in zip(rows, _assign_docnos(conn, rows), strict=True):
+            row["docno"] = docno
+        conn.execute(insert(T), rows)
+        for part in _chunks(ids):
+            conn.execute(_ids_param(_FTS_ADD), {"ids": part})
 
     @staticmethod
     def _erase_sqlite(conn: Connection, ids: list[str]) -> None:

@@ -306,3 +306,48 @@ def test_bounded_caches_give_the_same_archive(
     expected = _summary_of_archive(roomy)
     assert _summary_of_archive(tight) == expected
     assert any(row[1] == "conversation.code_after_request" for row in expected)
+
+
+def test_embedded_index_commits_with_the_batch(
+    embedded_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the sql backend in the archive's own database the index is written in the batch's
+    transaction: no outbox round trip after an import, and a batch that fails leaves neither rows nor
+    index entries behind."""
+    from archive.search.indexer import pending_count
+    from archive.store.models import OutboxEvent
+
+    rt = embedded_runtime
+    s = Importer(rt).import_file(SAMPLE)
+    assert s.indexed == s.imported > 0
+    assert rt.search.count() == s.imported
+    with rt.sessions() as session:
+        assert pending_count(session) == 0
+        assert session.scalar(select(func.count()).where(OutboxEvent.topic == "index")) == 0
+
+    def fail(self: Importer, session: object) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Importer, "_raise_alerts", fail)
+    extra = tmp_path / "more.jsonl"
+    extra.write_text(
+        json.dumps(
+            {
+                "msgid": "late-1",
+                "action": "send",
+                "from": "zhoumin",
+                "tolist": ["wmCUSTOMER1"],
+                "roomid": "",
+                "msgtime": 1716000000000,
+                "msgtype": "text",
+                "text": {"content": "晚到的消息"},
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    with pytest.raises(RuntimeError):
+        Importer(rt).import_file(extra)
+    assert rt.search.count() == s.imported
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == s.imported
