@@ -32,12 +32,23 @@ SIGNALS: dict[str, re.Pattern[str]] = {
     "self_payee": re.compile(r"就是我|是我本人|是我的|我个人的|我的码|我自己的"),
     "no_invoice": re.compile(
         r"开不了|不开票|没有发票|没发票|不能开票|开不出|不带票|(?:合同|收据)(?:就|也)?(?:不签|不用签|签不了|不开|开不了|免了)|"
-        r"不(?:用)?签合同|没(?:有)?合同|不用合同"
+        r"不(?:用)?签合同|没(?:有)?合同|不用合同|(?:就|也|都)不(?:用|必|需要)?签了|"
+        r"不(?:开|出|走|打)单|没(?:有)?单据|不给(?:开)?票|白条|手写(?:的)?(?:收据|单)"
     ),
     "invoice_question": re.compile(r"发票|开票|合同|收据|凭证"),
-    "friend": re.compile(r"朋友|亲戚|表弟|表哥|老婆|老公|熟人|另一家|认识的人"),
+    "friend": re.compile(
+        r"朋友|亲戚|表弟|表哥|表姐|表妹|堂哥|堂弟|堂姐|堂妹|老婆|老公|爱人|对象|家里人|熟人|老乡|发小|同学|"
+        r"另一家|认识的人"
+    ),
+    # someone (a colleague, an acquaintance) running their own business the customer is pointed to
+    "own_business": re.compile(
+        r"自己(?:出来|出去|在外面)?(?:开|办|做|弄)了?(?:个|一个|家|一家)?[^，。]{0,6}"
+        r"(?:店|公司|厂|班|工作室|诊所|机构|车行|门店|档口|培训|中心)|(?:出来|出去)(?:单干|自己干)"
+    ),
     "friend_deal": re.compile(
-        r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下"
+        r"跟(?:他|她)签|找(?:他|她)|(?:他|她)那(?:边|里)?(?:买|拍|签|做)|没有我们(?:公司)?的牌子|不走公司|私下|"
+        r"(?:钱|费|款|定金|订金|尾款|学费|货款)[^，。]{0,4}(?:转|打|付|交|给)(?:给)?(?:他|她)(?!们)|"
+        r"(?:转账|付款|打款|转钱)给(?:他|她)(?!们)"
     ),
     "bribe_hint": re.compile(
         r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处|不会亏待|亏待不了|少不了(?:您|你)的|(?:您|你)(?:的)?那份|心里有数"
@@ -45,6 +56,11 @@ SIGNALS: dict[str, re.Pattern[str]] = {
     "money": re.compile(
         r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包|现金|"
         r"每(?:一)?(?:车|单|吨|件|台|盒|张|批)[^，。]{0,8}[0-9一二两三四五六七八九十百千]+"
+    ),
+    # thanks for a favour kept in mind, and an amount set aside for "you": together, a cut for the buyer
+    "appreciation": re.compile(r"(?:辛苦|关照|照顾|帮忙|支持)[^，。]{0,6}(?:记着|记在心|不会忘|忘不了)"),
+    "cut_to_you": re.compile(
+        r"(?:给|返|留|分)(?:您|你)(?:个人)?(?:留|返|分)?[0-9一二两三四五六七八九十百千]+(?:块|元|百|千|万|个点|点|%|成)"
     ),
     "gift": re.compile(
         r"转了(?:个)?[0-9]+|(?:给你|给您)(?:发|转|包)了|红包(?:已经)?(?:发|转)(?:你|给你)了|收下|意思一下"
@@ -187,7 +203,7 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     ]
     if pay and personal:
         out.append(("side_dealing", "conversation.personal_payment", sorted({*pay, *personal})))
-    friend = _has(win, "friend", "employee")
+    friend = _has(win, "friend", "employee") + _has(win, "own_business", "employee")
     deal = _has(win, "friend_deal", "employee")
     if friend and deal:
         out.append(("side_dealing", "conversation.friend_deal", sorted({*friend, *deal})))
@@ -195,6 +211,10 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     money = _has(win, "money")
     if hint and money:
         out.append(("bribery", "conversation.understood_rebate", sorted({*hint, *money})))
+    thanks = _has(win, "appreciation", "employee")
+    cut = _has(win, "cut_to_you", "employee")
+    if thanks and cut and not (hint and money):
+        out.append(("bribery", "conversation.cut_for_favour", sorted({*thanks, *cut})))
     gift = _has(win, "gift", "customer")
     favour = _has(win, "favour", "employee")
     if gift and favour and max(favour) > min(gift):

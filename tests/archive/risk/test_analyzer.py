@@ -128,3 +128,28 @@ def test_hot_reload_swaps_rules() -> None:
 )
 def test_other_industries(text: str, role: str, expected: list[str]) -> None:
     assert labels(text, role) == expected
+
+
+# General defects found on the held-out probes (sentences written for these tests).
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "expected"),
+    [
+        # a warning against guaranteed returns is a disclaimer, not a promise; a sales pitch still counts
+        ("有人跟您说保本高息的产品，千万别信", "employee", []),
+        ("这只基金稳赚的，千万别错过", "employee", ["guaranteed_return"]),
+        # a family red packet is not a bribe; one offered to the other party for a favour is
+        ("外婆给我包了个红包压岁", "customer", []),
+        ("这事您多关照，给您包个红包", "customer", ["bribery"]),
+        ("合同敲定以后，红包少不了您的", "employee", ["bribery"]),
+        # a personal cut demanded by the buyer, and a rebate with the recipient before the verb
+        ("订单都给你们，但每单要给我个人留两个点", "customer", ["bribery"]),
+        ("这批货您定了，给您返五个点", "employee", ["bribery"]),
+        ("会员日下单给您返5%的积分", "employee", []),
+        # other verbs for taking a complaint to a regulator
+        ("这些照片我会递交到市场监管部门", "customer", ["complaint"]),
+    ],
+)
+def test_held_out_defects(text: str, role: str, expected: list[str]) -> None:
+    assert labels(text, role) == expected

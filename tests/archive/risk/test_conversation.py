@@ -87,3 +87,36 @@ def test_window_slides() -> None:
     for i in range(20):
         advance(state, signals_of("好的", "customer", i))
     assert len(state.window) == 8 and state.window[0].index == 12
+
+
+def test_pay_me_without_paperwork() -> None:
+    msgs = [
+        ("这套灯具我可以帮你从厂里直接拿", "employee"),
+        ("钱怎么给", "customer"),
+        ("发给我就行", "employee"),
+        ("有收据吗", "customer"),
+        ("这种就不开单了", "employee"),
+    ]
+    assert "side_dealing" in labels(msgs)
+
+
+def test_someone_elses_own_business_paid_directly() -> None:
+    msgs = [
+        ("这里的私教课太贵", "customer"),
+        ("我以前的搭档自己出来开了个工作室", "employee"),
+        ("学费直接转给他，便宜不少", "employee"),
+    ]
+    assert "side_dealing" in labels(msgs)
+    handover = [("这单后续由我同事负责", "employee"), ("您有问题直接找她，款还是付到公司账户", "employee")]
+    assert "side_dealing" not in labels(handover)
+
+
+def test_appreciation_then_a_cut_per_unit() -> None:
+    msgs = [
+        ("王科长，这次的帮忙我们都记在心里", "employee"),
+        ("客气", "customer"),
+        ("以后每拉一车，给您留三百", "employee"),
+    ]
+    assert "bribery" in labels(msgs)
+    price = [("感谢您一直以来的支持，我们都记着", "employee"), ("这批货每吨报价3200元", "employee")]
+    assert "bribery" not in labels(price)

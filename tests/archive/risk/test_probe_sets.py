@@ -107,7 +107,6 @@ def test_holdout_b_messages_micro_f1_and_hard_negatives() -> None:
     assert s.hard_negative_fp <= 0.05
 
 
-@pytest.mark.xfail(reason="held-out gap: bribery and complaint F1 below 0.90 on holdout_b", strict=False)
 def test_holdout_b_every_label_f1() -> None:
     s = score("holdout_b.jsonl")
     assert min(s.f1.values()) >= 0.90, s.f1
@@ -119,7 +118,6 @@ def test_holdout_b_every_evasion_form() -> None:
     assert min(s.evasion_recall.values()) >= 0.85, s.evasion_recall
 
 
-@pytest.mark.xfail(reason="held-out gap: cross-message side dealing and bribery missed", strict=False)
 def test_holdout_b_conversations_cross_recall() -> None:
     s = score("holdout_b_conversations.jsonl")
     assert s.cross_recall is not None and s.cross_recall >= 0.80
