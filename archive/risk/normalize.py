@@ -95,8 +95,12 @@ def _fast_deleted() -> re.Pattern[str]:
 _NUM_TABLE = str.maketrans(NUMERALS)
 
 
+def _run_to_digits(m: re.Match[str]) -> str:
+    return m.group().translate(_NUM_TABLE)
+
+
 def _numerals(s: str) -> str:
-    return _NUM_RUN.sub(lambda m: m.group().translate(_NUM_TABLE), s)
+    return _NUM_RUN.sub(_run_to_digits, s)
 
 
 def _compact_slow(text: str) -> str:
@@ -166,11 +170,13 @@ class Normalized:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) covering normalised [start, end)."""
-        if not self.offsets:
+        offsets = self.offsets
+        if not offsets:
             return (0, 0)
-        start = min(max(start, 0), len(self.offsets) - 1)
-        last = min(max(end - 1, start), len(self.offsets) - 1)
-        return self.offsets[start], self.offsets[last] + 1
+        top = len(offsets) - 1  # clamp [start, end - 1] into the map (comparisons: cheaper than min/max)
+        start = 0 if start < 0 else top if start > top else start
+        last = end - 1 if end - 1 > start else start
+        return offsets[start], offsets[top if last > top else last] + 1
 
 
 _CHAR: dict[str, str] = {}
