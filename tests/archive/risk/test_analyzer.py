@@ -139,6 +139,11 @@ def test_other_industries(text: str, role: str, expected: list[str]) -> None:
         # a warning against guaranteed returns is a disclaimer, not a promise; a sales pitch still counts
         ("有人跟您说保本高息的产品，千万别信", "employee", []),
         ("这只基金稳赚的，千万别错过", "employee", ["guaranteed_return"]),
+        # a verdict after the term ("… is illegal / not allowed") makes the message a disclaimer
+        ("拿供应商的好处费是违法的，我们不碰", "employee", []),
+        ("私下收客户的钱是公司不允许的", "employee", []),
+        ("这个不是违规的，钱直接转我个人卡", "employee", ["side_dealing"]),
+        ("红包是违规的吗？给您包个红包，多关照", "customer", ["bribery"]),
         # a family red packet is not a bribe; one offered to the other party for a favour is
         ("外婆给我包了个红包压岁", "customer", []),
         ("这事您多关照，给您包个红包", "customer", ["bribery"]),
