@@ -365,7 +365,6 @@ class CompiledRule:
     near: tuple[re.Pattern[str], ...]
     allow: tuple[re.Pattern[str], ...]
     regexes: tuple[re.Pattern[str], ...]
-    starts: tuple[frozenset[str] | None, ...] = ()
     tier: int = 0
     gates: tuple[tuple[str, ...] | None, ...] = ()  # per regex: `gate_literals`
 
@@ -408,7 +407,6 @@ class Lexicon:
                 tuple(compile_scanning(p) for p in r.near),
                 tuple(compile_scanning(p) for p in r.allow),
                 tuple(compile_scanning(p) for p in r.terms) if r.match == "regex" else (),
-                (),
                 r.effective_tier,
                 tuple(gate_literals(p) for p in r.terms) if r.match == "regex" else (),
             )
