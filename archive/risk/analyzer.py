@@ -1,7 +1,8 @@
 """The message analyser: normalise → Aho-Corasick lexicon + regex rules + detectors over the normalised
 text → context (sender, scope, negation before the hit in its clause, allow-list in its clause, warnings
-that make the whole message a disclaimer, word boundaries via jieba) → findings with spans in the
-ORIGINAL text. Most messages match nothing and return after the fast path."""
+that make the whole message a disclaimer, word boundaries via jieba, and for pinyin terms via the
+original spaces) → findings with spans in the ORIGINAL text. Most messages match nothing and return after
+the fast path."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any, NamedTuple
 
 from archive.risk.detectors import detect
 from archive.risk.lexicon import DEFAULT_TIERS, CompiledRule, Lexicon, LexiconHolder
-from archive.risk.normalize import Normalized, clause_bounds, compact, normalize
+from archive.risk.normalize import ZERO_WIDTH, Normalized, clause_bounds, compact, normalize
+from archive.risk.pinyin import is_pinyin_word
 
 _jieba_ready = False
 
@@ -96,17 +98,16 @@ class Analyzer:
         warned = bool(lex.warning and lex.warning.search(c))
         kept: list[_Hit] = []
         seen: set[tuple[str, str]] = set()
+        words = _Words(text, c)
         for h in hits:
             key = (h.category, h.rule_id)
-            if key in seen or not self._keep(lex, h, c, sender_role, employee, department, warned):
+            if key in seen or not self._keep(lex, h, c, sender_role, employee, department, warned, words):
                 continue
             seen.add(key)
             kept.append(h)
         if not kept:
             return MessageResult()
-        norm = normalize(text, c)  # offsets are only needed for what survived the context checks
-        if norm.text != c:  # defensive: both paths must agree, or spans would be wrong
-            norm = Normalized(c, tuple(range(len(c))), text)
+        norm = words.norm()  # offsets are only needed for what survived the context checks
         return MessageResult(
             [
                 Finding(
@@ -157,6 +158,7 @@ class Analyzer:
         employee: str | None,
         department: str | None,
         warned: bool,
+        words: _Words,
     ) -> bool:
         if warned and h.category in lex.data.warning_categories:
             return False
@@ -173,9 +175,22 @@ class Analyzer:
             return False
         key = c[h.start : h.end]
         # (one-character comparisons with "a" <= x <= "z": cheaper than a regex call, same answer)
-        if "a" <= key[:1] <= "z" and h.start > 0 and "a" <= c[h.start - 1] <= "z":
-            return False  # an ASCII form inside a longer ASCII word ("sb" in "usb")
-        if "a" <= key[-1:] <= "z" and h.end < len(c) and "a" <= c[h.end] <= "z" and len(key) <= 3:
+        # An ASCII form inside a longer ASCII word ("sb" in "usb") is not a hit, unless the original had a
+        # space there and the word next to it is pinyin ("ni shi sb", "wo yao tousu").
+        if (
+            "a" <= key[:1] <= "z"
+            and h.start > 0
+            and "a" <= c[h.start - 1] <= "z"
+            and not words.pinyin_break(h.start, before=True)
+        ):
+            return False
+        if (
+            "a" <= key[-1:] <= "z"
+            and h.end < len(c)
+            and "a" <= c[h.end] <= "z"
+            and len(key) <= 3
+            and not words.pinyin_break(h.end, before=False)
+        ):
             return False
         if h.rule.near and not any(p.search(c) for p in h.rule.near):
             return False
@@ -184,7 +199,49 @@ class Analyzer:
             return False
         if r.negatable and lex.negation is not None and lex.negation.search(c[cstart : h.start]):
             return False
-        return not r.word_boundary or _whole_word(c, h.start, h.end, cstart, cend)
+        if not r.word_boundary or key.isascii():
+            return True  # (jieba keeps a run of letters as one word: the checks above placed a pinyin term)
+        return _whole_word(c, h.start, h.end, cstart, cend)
+
+
+class _Words:
+    """Word breaks of the original text, which the normal form has lost with its spaces. Looked up only
+    for a pinyin or ASCII term that touches other letters in the normal form (rare), and the offset map
+    is then reused for the findings."""
+
+    __slots__ = ("_norm", "c", "text")
+    text: str
+    c: str
+    _norm: Normalized | None
+
+    def __init__(self, text: str, c: str) -> None:
+        self.text, self.c, self._norm = text, c, None
+
+    def norm(self) -> Normalized:
+        if self._norm is None:
+            norm = normalize(self.text, self.c)
+            if norm.text != self.c:  # defensive: both paths must agree, or spans would be wrong
+                norm = Normalized(self.c, tuple(range(len(self.c))), self.text)
+            self._norm = norm
+        return self._norm
+
+    def pinyin_break(self, pos: int, before: bool) -> bool:
+        """The letters c[pos-1] and c[pos] were separate words in the original (a space or another stripped
+        separator between them), and the neighbouring word (`before` the hit or after it) reads as pinyin:
+        a term inside a sentence typed in pinyin ("wo yao tousu ni men", "ni shi sb"), not part of an
+        English word or next to one ("usb", "the sb team")."""
+        offs, c = self.norm().offsets, self.c
+        if len(offs) != len(c) or offs[pos] - offs[pos - 1] <= 1:
+            return False
+        if not self.text[offs[pos - 1] + 1 : offs[pos]].strip(ZERO_WIDTH):
+            return False  # only zero-width characters between: one word
+        start = pos - 1
+        while start > 0 and "a" <= c[start - 1] <= "z" and offs[start] - offs[start - 1] == 1:
+            start -= 1
+        end = pos + 1
+        while end < len(c) and "a" <= c[end] <= "z" and offs[end] - offs[end - 1] == 1:
+            end += 1
+        return is_pinyin_word(c[start:pos] if before else c[pos:end])
 
 
 def _whole_word(c: str, start: int, end: int, cstart: int, cend: int) -> bool:

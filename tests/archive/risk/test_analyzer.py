@@ -158,3 +158,33 @@ def test_other_industries(text: str, role: str, expected: list[str]) -> None:
 )
 def test_held_out_defects(text: str, role: str, expected: list[str]) -> None:
     assert labels(text, role) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "expected"),
+    [
+        # a term typed inside a whole sentence of pinyin: word breaks come from the original spaces
+        ("zai bu tui qian wo jiu tousu", "customer", ["complaint"]),
+        ("ni jiu shi ge sb", "customer", ["abuse"]),
+        ("ba shou dao de yanzhengma gaosu wo", "employee", ["pii_leak"]),
+        ("wo men bu bao ben", "employee", []),  # negated in pinyin
+        # English words stay whole: no term inside or next to one
+        ("the usb port is loose", "customer", []),
+        ("our LBS service is down", "customer", []),
+    ],
+)
+def test_whole_sentence_pinyin(text: str, role: str, expected: list[str]) -> None:
+    assert labels(text, role) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你们再这样我就举抱到监管部门", ["complaint"]),  # 抱 for 报, from the confusable table
+        ("这种事就该让媒体暴光", ["complaint"]),
+        ("谁不想一举暴富呢", []),
+        ("据报道明天降温", []),
+    ],
+)
+def test_homophones_of_report(text: str, expected: list[str]) -> None:
+    assert labels(text, "customer") == expected
