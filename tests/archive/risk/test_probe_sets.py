@@ -5,8 +5,12 @@ rate, cross-message recall).
 - `other_industries*` (probe A): banks, insurers, car dealers, schools, hospitals, estate agents. The
   lexicon was improved against its failures, so it guards against regressions, not generalisation.
 - `holdout_b*`: securities, telecom, pharmacy, travel, logistics, training, property, gym, recruitment,
-  SaaS, pet clinic, wedding. Written before tuning and not tuned on; only thresholds it already meets are
-  asserted, the others are xfail so a fix shows up as XPASS."""
+  SaaS, pet clinic, wedding. Written before tuning and not tuned on; the general defects its failures
+  showed were fixed, and it now meets every threshold.
+- `holdout_c*`: private banking, auto finance/leasing, dental and aesthetics, K12, study abroad, insurance
+  claims, B2B wholesale, fitness, home decoration. Written before the holdout_b fixes, scored before and
+  after them, never tuned on: only thresholds it already meets are asserted, the others are xfail so a
+  fix shows up as XPASS."""
 
 from __future__ import annotations
 
@@ -112,7 +116,6 @@ def test_holdout_b_every_label_f1() -> None:
     assert min(s.f1.values()) >= 0.90, s.f1
 
 
-@pytest.mark.xfail(reason="held-out gap: pinyin written as whole sentences is missed", strict=False)
 def test_holdout_b_every_evasion_form() -> None:
     s = score("holdout_b.jsonl")
     assert min(s.evasion_recall.values()) >= 0.85, s.evasion_recall
@@ -120,4 +123,35 @@ def test_holdout_b_every_evasion_form() -> None:
 
 def test_holdout_b_conversations_cross_recall() -> None:
     s = score("holdout_b_conversations.jsonl")
+    assert s.cross_recall is not None and s.cross_recall >= 0.80
+
+
+def test_holdout_c_messages_micro_f1_and_evasion_forms() -> None:
+    s = score("holdout_c.jsonl")
+    assert s.micro_f1 >= 0.90
+    assert min(s.evasion_recall.values()) >= 0.85, s.evasion_recall
+
+
+@pytest.mark.xfail(reason="held-out gap: side_dealing and abuse F1 below 0.90 on holdout_c", strict=False)
+def test_holdout_c_every_label_f1() -> None:
+    s = score("holdout_c.jsonl")
+    assert min(s.f1.values()) >= 0.90, s.f1
+
+
+@pytest.mark.xfail(
+    reason="held-out gap: hard-negative FP 4/53 on holdout_c (trigger words in harmless use)", strict=False
+)
+def test_holdout_c_hard_negatives() -> None:
+    assert score("holdout_c.jsonl").hard_negative_fp <= 0.05
+
+
+def test_holdout_c_conversations_micro_f1() -> None:
+    assert score("holdout_c_conversations.jsonl").micro_f1 >= 0.90
+
+
+@pytest.mark.xfail(
+    reason="held-out gap: cross-message payback promise and bribery missed on holdout_c", strict=False
+)
+def test_holdout_c_conversations_cross_recall() -> None:
+    s = score("holdout_c_conversations.jsonl")
     assert s.cross_recall is not None and s.cross_recall >= 0.80
