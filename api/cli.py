@@ -331,7 +331,9 @@ def audit_verify() -> None:
     if report.ok:
         typer.echo(f"access log intact: {report.entries} entries")
         return
-    typer.secho(f"access log BROKEN at entry {report.first_bad_id}: {report.problem}", fg=typer.colors.RED, err=True)
+    typer.secho(
+        f"access log BROKEN at entry {report.first_bad_id}: {report.problem}", fg=typer.colors.RED, err=True
+    )
     raise typer.Exit(1)
 
 
