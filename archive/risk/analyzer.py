@@ -95,16 +95,24 @@ class Analyzer:
         hits = self._raw_hits(lex, c, sender_role)
         if not hits:
             return MessageResult()
-        warned = bool(lex.warning and lex.warning.search(c))
         kept: list[_Hit] = []
         seen: set[tuple[str, str]] = set()
         words = _Words(text, c)
+        warnable = lex.warning_categories
+        warned: bool | None = None  # searched for at the first hit a warning could suppress (often none)
         for h in hits:
             key = (h.category, h.rule_id)
-            if key in seen or not self._keep(lex, h, c, sender_role, employee, department, warned, words):
+            if key in seen:
                 continue
-            seen.add(key)
-            kept.append(h)
+            if h.category in warnable:
+                if warned is None:
+                    warned = lex.warning is not None and lex.warning.search(c) is not None
+                if warned:
+                    continue
+            # detectors: negated requests ("不用发银行卡号") still do not leak anything; only warnings apply
+            if h.rule is None or self._keep(lex, h, c, sender_role, employee, department, words):
+                seen.add(key)
+                kept.append(h)
         if not kept:
             return MessageResult()
         norm = words.norm()  # offsets are only needed for what survived the context checks
@@ -157,51 +165,58 @@ class Analyzer:
         sender_role: str | None,
         employee: str | None,
         department: str | None,
-        warned: bool,
         words: _Words,
     ) -> bool:
-        if warned and h.category in lex.data.warning_categories:
-            return False
-        cstart, cend = clause_bounds(c, h.start)
-        if h.rule is None:
-            # detectors: negated requests ("不用发银行卡号") still do not leak anything; only warnings apply
-            return True
-        r = h.rule.rule
+        """The context checks of a lexicon hit (the warning check is the caller's). Each check can only
+        reject, so the cheap ones run first and the clause is found only when a check needs it."""
+        cr = h.rule
+        assert cr is not None
+        r = cr.rule
         if r.sender != "any" and sender_role is not None and r.sender != sender_role:
             return False
         if r.employees and (employee is None or employee not in r.employees):
             return False
         if r.departments and (department is None or department not in r.departments):
             return False
-        key = c[h.start : h.end]
+        start, end = h.start, h.end
         # (one-character comparisons with "a" <= x <= "z": cheaper than a regex call, same answer)
         # An ASCII form inside a longer ASCII word ("sb" in "usb") is not a hit, unless the original had a
         # space there and the word next to it is pinyin ("ni shi sb", "wo yao tousu").
         if (
-            "a" <= key[:1] <= "z"
-            and h.start > 0
-            and "a" <= c[h.start - 1] <= "z"
-            and not words.pinyin_break(h.start, before=True)
+            "a" <= c[start] <= "z"
+            and start > 0
+            and "a" <= c[start - 1] <= "z"
+            and not words.pinyin_break(start, before=True)
         ):
             return False
         if (
-            "a" <= key[-1:] <= "z"
-            and h.end < len(c)
-            and "a" <= c[h.end] <= "z"
-            and len(key) <= 3
-            and not words.pinyin_break(h.end, before=False)
+            "a" <= c[end - 1] <= "z"
+            and end < len(c)
+            and "a" <= c[end] <= "z"
+            and end - start <= 3
+            and not words.pinyin_break(end, before=False)
         ):
             return False
-        if h.rule.near and not any(p.search(c) for p in h.rule.near):
+        if cr.near and not any(p.search(c) for p in cr.near):
             return False
-        clause = c[cstart:cend] if r.allow_scope == "clause" else c
-        if h.rule.allow and any(p.search(clause) for p in h.rule.allow):
-            return False
-        if r.negatable and lex.negation is not None and lex.negation.search(c[cstart : h.start]):
-            return False
-        if not r.word_boundary or key.isascii():
+        bounds = None
+        if cr.allow:
+            if r.allow_scope == "clause":
+                bounds = clause_bounds(c, start)
+                clause = c[bounds[0] : bounds[1]]
+            else:
+                clause = c
+            if any(p.search(clause) for p in cr.allow):
+                return False
+        if r.negatable and lex.negation is not None:
+            if bounds is None:
+                bounds = clause_bounds(c, start)
+            if lex.negation.search(c[bounds[0] : start]):
+                return False
+        if not r.word_boundary or c[start:end].isascii():
             return True  # (jieba keeps a run of letters as one word: the checks above placed a pinyin term)
-        return _whole_word(c, h.start, h.end, cstart, cend)
+        cstart, cend = bounds if bounds is not None else clause_bounds(c, start)
+        return _whole_word(c, start, end, cstart, cend)
 
 
 class _Words:

@@ -391,6 +391,7 @@ class Lexicon:
     negation: re.Pattern[str] | None = field(init=False)
     regex_list: list[tuple[CompiledRule, re.Pattern[str]]] = field(init=False)
     warning: re.Pattern[str] | None = field(init=False)
+    warning_categories: frozenset[str] = field(init=False)  # the categories a warning suppresses
     # normalised term → (rule id, term) for every exact/fuzzy rule, in lexicon order
     keys: dict[str, list[tuple[str, str]]] = field(init=False, repr=False)
     _matchers: dict[str | None, Matcher] = field(init=False, repr=False)
@@ -423,6 +424,7 @@ class Lexicon:
         negations, warnings = "|".join(self.data.negations), "|".join(self.data.warnings)
         self.negation = compile_scanning(negations) if negations else None
         self.warning = compile_scanning(warnings) if warnings else None
+        self.warning_categories = frozenset(self.data.warning_categories)
 
     def matcher(self, sender_role: str | None) -> Matcher:
         """Built on first use for each role (a concurrent first use may build it twice: harmless)."""
