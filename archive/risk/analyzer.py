@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from archive.risk.detectors import detect
 from archive.risk.lexicon import DEFAULT_TIERS, CompiledRule, Lexicon, LexiconHolder
-from archive.risk.normalize import ZERO_WIDTH, Normalized, clause_bounds, compact, normalize
+from archive.risk.normalize import ZERO_WIDTH, Normalized, clause_bounds, compact_with_path, normalize
 from archive.risk.pinyin import is_pinyin_word
 
 _jieba_ready = False
@@ -89,7 +89,7 @@ class Analyzer:
         message_index: int = 0,
     ) -> MessageResult:
         lex = self.holder.current  # one lexicon for the whole scan, even if an admin swaps it meanwhile
-        c = compact(text)
+        c, fast = compact_with_path(text)
         if not c:
             return MessageResult()
         hits = self._raw_hits(lex, c, sender_role)
@@ -97,7 +97,7 @@ class Analyzer:
             return MessageResult()
         kept: list[_Hit] = []
         seen: set[tuple[str, str]] = set()
-        words = _Words(text, c)
+        words = _Words(text, c, fast)
         warnable = lex.warning_categories
         warned: bool | None = None  # searched for at the first hit a warning could suppress (often none)
         for h in hits:
@@ -224,17 +224,18 @@ class _Words:
     for a pinyin or ASCII term that touches other letters in the normal form (rare), and the offset map
     is then reused for the findings."""
 
-    __slots__ = ("_norm", "c", "text")
+    __slots__ = ("_norm", "c", "fast", "text")
     text: str
     c: str
+    fast: bool  # `compact` took its fast path
     _norm: Normalized | None
 
-    def __init__(self, text: str, c: str) -> None:
-        self.text, self.c, self._norm = text, c, None
+    def __init__(self, text: str, c: str, fast: bool) -> None:
+        self.text, self.c, self.fast, self._norm = text, c, fast, None
 
     def norm(self) -> Normalized:
         if self._norm is None:
-            norm = normalize(self.text, self.c)
+            norm = normalize(self.text, self.c, self.fast)
             if norm.text != self.c:  # defensive: both paths must agree, or spans would be wrong
                 norm = Normalized(self.c, tuple(range(len(self.c))), self.text)
             self._norm = norm

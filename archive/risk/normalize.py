@@ -170,6 +170,15 @@ def compact(text: str) -> str:
     return _numerals(folded)
 
 
+def compact_with_path(text: str) -> tuple[str, bool]:
+    """`compact(text)`, and whether it took the fast path; `normalize(text, c, fast)` then need not
+    search the text for the characters that decide it."""
+    folded = text.translate(fast_table())
+    if _SENTINEL in folded:
+        return _compact_slow(text), False
+    return _numerals(folded), True
+
+
 @dataclass(frozen=True, slots=True)
 class Normalized:
     text: str
@@ -200,11 +209,14 @@ def _char(ch: str) -> str:
     return got
 
 
-def normalize(text: str, compacted: str | None = None) -> Normalized:
+def normalize(text: str, compacted: str | None = None, fast: bool | None = None) -> Normalized:
     """Same result as `compact`, with the offset map (only for messages with a finding). A caller that
-    already has `compact(text)` passes it as `compacted`, and this then costs two C searches."""
+    already has `compact(text)` passes it as `compacted`, and this then costs two C searches (one when
+    it passes `fast` from `compact_with_path` too)."""
     bmp_only = _PAST_BMP.search(text) is None
-    if _fast_risky(bmp_only).search(text) is None:  # `compact` took its fast path
+    if fast is None:
+        fast = _fast_risky(bmp_only).search(text) is None
+    if fast:  # `compact` took its fast path
         folded = compacted if compacted is not None else compact(text)
         deleted = _fast_deleted(bmp_only)
         if deleted.search(text) is None:

@@ -84,8 +84,11 @@ _EDGE = "微信支付宝转账私下 -_😎①二ＡＢ,ß İﬁ㈠⑩❶¼ǅ가
 
 @given(st.text(alphabet=st.one_of(st.sampled_from(_EDGE), st.characters()), max_size=40))
 def test_fast_path_is_the_reference_normal_form(text: str) -> None:
-    from archive.risk.normalize import _compact_slow, _normalize_slow
+    from archive.risk.normalize import _compact_slow, _normalize_slow, compact_with_path
 
     assert compact(text) == _compact_slow(text)
     assert normalize(text) == _normalize_slow(text)
     assert normalize(text, compact(text)) == _normalize_slow(text)
+    c, fast = compact_with_path(text)
+    assert c == compact(text)
+    assert normalize(text, c, fast) == _normalize_slow(text)
