@@ -11,7 +11,15 @@ from typing import Any, NamedTuple
 
 from archive.risk.detectors import detect
 from archive.risk.lexicon import DEFAULT_TIERS, CompiledRule, Lexicon, LexiconHolder
-from archive.risk.normalize import ZERO_WIDTH, Normalized, clause_bounds, compact_with_path, normalize
+from archive.risk.normalize import (
+    ZERO_WIDTH,
+    Normalized,
+    clause_bounds,
+    compact_with_path,
+    identity_span,
+    is_identity_map,
+    normalize,
+)
 from archive.risk.pinyin import is_pinyin_word
 
 _jieba_ready = False
@@ -115,18 +123,24 @@ class Analyzer:
                 kept.append(h)
         if not kept:
             return MessageResult()
-        norm = words.norm()  # offsets are only needed for what survived the context checks
+        # Offsets are only needed for what survived the context checks, and no map is built when every
+        # character maps to itself (most messages with a finding).
+        if words.built() is None and is_identity_map(text, c, fast):
+            spans = [identity_span(len(c), h.start, h.end) for h in kept]
+        else:
+            norm = words.norm()
+            spans = [norm.span(h.start, h.end) for h in kept]
         return MessageResult(
             [
                 Finding(
                     h.category,
                     h.rule.tier if h.rule else DEFAULT_TIERS[h.category],
                     h.rule_id,
-                    norm.span(h.start, h.end),
+                    span,
                     c[h.start : h.end][:40],
                     message_index,
                 )
-                for h in kept
+                for h, span in zip(kept, spans, strict=True)
             ]
         )
 
@@ -197,16 +211,23 @@ class Analyzer:
             and not words.pinyin_break(end, before=False)
         ):
             return False
-        if cr.near and not any(p.search(c) for p in cr.near):
+        # (one pattern, the usual case, is searched without building a generator for `any`)
+        near = cr.near
+        if near and (near[0].search(c) is None if len(near) == 1 else not any(p.search(c) for p in near)):
             return False
         bounds = None
-        if cr.allow:
+        allow = cr.allow
+        if allow:
             if r.allow_scope == "clause":
                 bounds = clause_bounds(c, start)
                 clause = c[bounds[0] : bounds[1]]
             else:
                 clause = c
-            if any(p.search(clause) for p in cr.allow):
+            if (
+                allow[0].search(clause) is not None
+                if len(allow) == 1
+                else any(p.search(clause) for p in allow)
+            ):
                 return False
         if r.negatable and lex.negation is not None:
             if bounds is None:
@@ -232,6 +253,10 @@ class _Words:
 
     def __init__(self, text: str, c: str, fast: bool) -> None:
         self.text, self.c, self.fast, self._norm = text, c, fast, None
+
+    def built(self) -> Normalized | None:
+        """The offset map if a check has needed it already."""
+        return self._norm
 
     def norm(self) -> Normalized:
         if self._norm is None:

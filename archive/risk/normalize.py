@@ -209,6 +209,24 @@ def _char(ch: str) -> str:
     return got
 
 
+def is_identity_map(text: str, compacted: str, fast: bool) -> bool:
+    """`normalize(text, compacted, fast)` would map every character to itself (fast path, nothing
+    deleted, nothing expanded): a caller can then take spans as they are, without building the map."""
+    return (
+        fast
+        and len(compacted) == len(text)
+        and _fast_deleted(_PAST_BMP.search(text) is None).search(text) is None
+    )
+
+
+def identity_span(length: int, start: int, end: int) -> tuple[int, int]:
+    """`Normalized.span` for the identity map of a text of `length` (> 0) characters."""
+    top = length - 1
+    start = 0 if start < 0 else top if start > top else start
+    last = end - 1 if end - 1 > start else start
+    return start, (top if last > top else last) + 1
+
+
 def normalize(text: str, compacted: str | None = None, fast: bool | None = None) -> Normalized:
     """Same result as `compact`, with the offset map (only for messages with a finding). A caller that
     already has `compact(text)` passes it as `compacted`, and this then costs two C searches (one when

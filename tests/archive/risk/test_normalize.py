@@ -92,3 +92,15 @@ def test_fast_path_is_the_reference_normal_form(text: str) -> None:
     c, fast = compact_with_path(text)
     assert c == compact(text)
     assert normalize(text, c, fast) == _normalize_slow(text)
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from(_EDGE), st.characters()), max_size=20), st.integers(-2, 22))
+def test_identity_spans_are_the_map_spans(text: str, start: int) -> None:
+    from archive.risk.normalize import compact_with_path, identity_span, is_identity_map
+
+    c, fast = compact_with_path(text)
+    n = normalize(text, c, fast)
+    if c and is_identity_map(text, c, fast):
+        assert n.offsets == tuple(range(len(text)))
+        for end in range(start - 1, start + 4):
+            assert identity_span(len(c), start, end) == n.span(start, end)
