@@ -161,9 +161,18 @@ class Analyzer:
         if selected or m.ungated:
             for idx in sorted(selected | m.ungated if m.ungated else selected):
                 rule, rx = m.regexes[idx]
-                if rx.search(c) is None:
+                first = rx.search(c)
+                if first is None:
                     continue  # most selected regexes do not match: one call instead of an iterator
-                for hit in rx.finditer(c):
+                start, end = first.span()
+                if end > start:
+                    # finditer would find this match again; after a non-empty match it goes on from its
+                    # end exactly as a new search from there does (lookbehinds and ^ see the whole text)
+                    hits.append(_new_hit(_Hit, (rule, rule.rule.category, rule.rule.id, start, end)))
+                    rest = rx.finditer(c, end)
+                else:
+                    rest = rx.finditer(c)  # an empty match: finditer's own step past it
+                for hit in rest:
                     start, end = hit.span()
                     if end > start:
                         hits.append(_new_hit(_Hit, (rule, rule.rule.category, rule.rule.id, start, end)))
@@ -287,6 +296,8 @@ class _Words:
 
 def _whole_word(c: str, start: int, end: int, cstart: int, cend: int) -> bool:
     """jieba agrees the hit starts and ends on word boundaries of its clause."""
+    if start == cstart and end == cend:
+        return True  # the whole clause: its ends are boundaries whatever the words inside
     pos = cstart
     bounds = {pos}
     for w in _jieba_cut(c[cstart:cend]):
