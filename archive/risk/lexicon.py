@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -486,9 +485,6 @@ class Lexicon:
     @classmethod
     def default(cls) -> Lexicon:
         return _default()
-
-    def with_rules(self, rules: Iterable[Rule], version: str) -> Lexicon:
-        return Lexicon(self.data.model_copy(update={"rules": list(rules), "version": version}))
 
 
 @lru_cache(maxsize=1)

@@ -40,16 +40,6 @@ NUMERALS = {
 _NUM_RUN = re.compile("[0-9" + "".join(k for k in NUMERALS if k not in "洞拐勾") + "]{5,}")
 
 
-def _is_emoji(cp: int) -> bool:
-    return (
-        0x1F000 <= cp <= 0x1FAFF
-        or 0x2600 <= cp <= 0x27BF
-        or 0x2B00 <= cp <= 0x2BFF
-        or 0x1F900 <= cp <= 0x1F9FF
-        or 0xE000 <= cp <= 0xF8FF  # private use (custom emoji fonts)
-    )
-
-
 @lru_cache(maxsize=1)
 def table() -> dict[int, str | None]:
     t: dict[int, str | None] = dict(t2s_table())
@@ -162,21 +152,19 @@ def fast_table() -> list[int | str | None]:
     return out
 
 
-def compact(text: str) -> str:
-    """The normalised form, without offsets (fast path; same result as `_compact_slow`)."""
-    folded = text.translate(fast_table())
-    if _SENTINEL in folded:
-        return _compact_slow(text)
-    return _numerals(folded)
-
-
 def compact_with_path(text: str) -> tuple[str, bool]:
-    """`compact(text)`, and whether it took the fast path; `normalize(text, c, fast)` then need not
-    search the text for the characters that decide it."""
+    """The normalised form, without offsets (fast path; same result as `_compact_slow`), and whether it
+    took the fast path; `normalize(text, c, fast)` then need not search the text for the characters
+    that decide it."""
     folded = text.translate(fast_table())
     if _SENTINEL in folded:
         return _compact_slow(text), False
     return _numerals(folded), True
+
+
+def compact(text: str) -> str:
+    """The normalised form, without offsets."""
+    return compact_with_path(text)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +178,8 @@ class Normalized:
         offsets = self.offsets
         if not offsets:
             return (0, 0)
-        top = len(offsets) - 1  # clamp [start, end - 1] into the map (comparisons: cheaper than min/max)
-        start = 0 if start < 0 else top if start > top else start
-        last = end - 1 if end - 1 > start else start
-        return offsets[start], offsets[top if last > top else last] + 1
+        first, stop = identity_span(len(offsets), start, end)
+        return offsets[first], offsets[stop - 1] + 1
 
 
 _CHAR: dict[str, str] = {}
@@ -220,7 +206,8 @@ def is_identity_map(text: str, compacted: str, fast: bool) -> bool:
 
 
 def identity_span(length: int, start: int, end: int) -> tuple[int, int]:
-    """`Normalized.span` for the identity map of a text of `length` (> 0) characters."""
+    """`Normalized.span` for the identity map of a text of `length` (> 0) characters: [start, end - 1]
+    clamped into the text (comparisons: cheaper than min/max)."""
     top = length - 1
     start = 0 if start < 0 else top if start > top else start
     last = end - 1 if end - 1 > start else start
