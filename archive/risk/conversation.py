@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from archive.risk.analyzer import Analyzer, Finding
 from archive.risk.detectors import card_like, id_check_ok, phones
@@ -124,11 +124,11 @@ class ConversationState:
         return state
 
 
-def _signal_gates() -> tuple[Any, tuple[str, ...]]:
+def _signal_gates() -> tuple[ahocorasick_rs.AhoCorasick, list[tuple[str, ...]], tuple[str, ...]]:
     """An Aho-Corasick automaton over the gate literals of the signal patterns (every match of a pattern
-    contains one of its literals, see lexicon.gate_literals), and the patterns without a gate. One pass
-    over a message selects the few patterns worth searching; most messages select none."""
-    automaton = ahocorasick.Automaton()
+    contains one of its literals, see lexicon.gate_literals), the signals each literal gates, and the
+    patterns without a gate. One pass over a message selects the few patterns worth searching; most
+    messages select none. (The same library and gates as the lexicon's matcher.)"""
     names: dict[str, set[str]] = {}
     always = []
     for name, rx in SIGNALS.items():
@@ -138,18 +138,18 @@ def _signal_gates() -> tuple[Any, tuple[str, ...]]:
             continue
         for lit in literals:
             names.setdefault(lit, set()).add(name)
-    for lit, sigs in names.items():
-        automaton.add_word(lit, tuple(sorted(sigs)))
-    automaton.make_automaton()
-    return automaton, tuple(always)
+    keys = list(names)
+    return ahocorasick_rs.AhoCorasick(keys), [tuple(sorted(names[k])) for k in keys], tuple(always)
 
 
-_GATES, _UNGATED = _signal_gates()
+_GATES, _GATED, _UNGATED = _signal_gates()
 
 
 def signals_of(text: str, role: str | None, index: int) -> MessageSignals:
     c = compact(text)
-    candidates = {name for _, sigs in _GATES.iter(c) for name in sigs} if c else set()
+    candidates = {
+        name for key, _, _ in _GATES.find_matches_as_indexes(c, overlapping=True) for name in _GATED[key]
+    }
     candidates.update(_UNGATED)
     found = {name for name in candidates if SIGNALS[name].search(c)}
     if ANIMAL_EMOJI.search(text):
