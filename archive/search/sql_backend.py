@@ -73,12 +73,16 @@ _FTS_DDL = (
 )
 _FTS_REBUILD = "INSERT INTO search_index_fts(search_index_fts) VALUES ('rebuild')"
 _FTS_DELETE_ALL = "INSERT INTO search_index_fts(search_index_fts) VALUES ('delete-all')"
+# In docno order: FTS5 flushes its pending terms to a new segment whenever a rowid is lower than the one
+# before it, so an unordered insert of 500 documents wrote dozens of tiny segments and merged them (3.5x
+# the cost of the ordered insert, measured on 20 k imported messages).
 _FTS_ADD = (
-    "INSERT INTO search_index_fts(rowid, tokens) SELECT docno, tokens FROM search_index WHERE id IN :ids"
+    "INSERT INTO search_index_fts(rowid, tokens) "
+    "SELECT docno, tokens FROM search_index WHERE id IN :ids ORDER BY docno"
 )
 _FTS_FORGET = (
     "INSERT INTO search_index_fts(search_index_fts, rowid, tokens) "
-    "SELECT 'delete', docno, tokens FROM search_index WHERE id IN :ids"
+    "SELECT 'delete', docno, tokens FROM search_index WHERE id IN :ids ORDER BY docno"
 )
 assert T.name == "search_index" and FTS_TABLE == "search_index_fts"  # the SQL above names them
 
