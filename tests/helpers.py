@@ -64,3 +64,25 @@ def dispose_runtime(rt: Runtime) -> None:
             store.delete(key)
         store.client.remove_bucket(store.bucket)
     rt.close()
+
+
+def archive_summary(rt: Runtime) -> list[tuple[object, ...]]:
+    """What an import produced, independent of generated ids and keys: each message (source msgid, room,
+    sender kind, risk labels, recalled) and each alert (room, rule, contributing msgids), sorted."""
+    from sqlalchemy import select
+
+    from archive.risk.models import Alert
+    from archive.store.models import Message, Room
+
+    with rt.sessions() as session:
+        rooms = dict(session.execute(select(Room.id, Room.source_room_id)).tuples().all())
+        by_id = dict(session.execute(select(Message.id, Message.source_msgid)).tuples().all())
+        msgs = [
+            (m.source_msgid, rooms[m.room_id], m.sender_kind, tuple(m.risk_labels or ()), m.recalled)
+            for m in session.execute(select(Message)).scalars()
+        ]
+        alerts = [
+            (rooms[a.room_id], a.rule, tuple(sorted(by_id[i] for i in a.message_ids)))
+            for a in session.execute(select(Alert)).scalars()
+        ]
+    return sorted(msgs) + sorted(alerts)  # type: ignore[arg-type]

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from archive.ingest.directory import DirectoryCache
 from archive.ingest.media import MediaStore
 from archive.ingest.models import MediaObject, QuarantineEntry
+from archive.ingest.prepare import Prepared, Preparer, parser, prepare_batch
 from archive.ingest.reader import RawLine, iter_lines
-from archive.ingest.records import InvalidRecord, ParsedRecord
-from archive.kit.errors import InvalidInput
+from archive.ingest.records import ParsedRecord
 from archive.kit.ids import new_id
 from archive.kit.lru import LRU
 from archive.kit.timeutil import from_millis, utcnow
@@ -35,7 +35,6 @@ from archive.store.blobs import SegmentWriter
 from archive.store.db import bulk_insert
 from archive.store.models import Customer, IngestCheckpoint, Message, OutboxEvent, Segment
 
-FORMATS = ("wecom", "generic")
 ROOM_WINDOWS = 10_000  # conversation windows kept in memory (each a few hundred bytes of signals)
 
 
@@ -87,18 +86,6 @@ class ImportSummary:
         }
 
 
-def _parser(fmt: str) -> Callable[[dict[str, Any]], ParsedRecord]:
-    if fmt == "wecom":
-        from archive.ingest.wecom import parse_wecom
-
-        return parse_wecom
-    if fmt == "generic":
-        from archive.ingest.generic import parse_generic
-
-        return parse_generic
-    raise InvalidInput(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
 def source_key(fmt: str, fp: BinaryIO) -> str:
     """Identify a file by its format and the hash of its first 64 KiB, so appends keep the key."""
     pos = fp.tell()
@@ -106,6 +93,11 @@ def source_key(fmt: str, fp: BinaryIO) -> str:
     head = fp.read(65536)
     fp.seek(pos)
     return f"{fmt}:{hashlib.sha256(head).hexdigest()}"
+
+
+def _rec(p: Prepared) -> ParsedRecord:
+    assert p.rec is not None, "a reject has no record"
+    return p.rec
 
 
 def _batches(it: Iterator[RawLine], size: int) -> Iterator[list[RawLine]]:
@@ -188,7 +180,7 @@ class Importer:
         progress: Callable[[int], None] | None = None,
     ) -> ImportSummary:
         """Import a JSON-lines file. media_dir: where media files named by sdkfileid are found."""
-        parse = _parser(fmt)
+        workers = self.settings.ingest_workers
         self.media_dir = media_dir
         summary = ImportSummary(file=str(path), format=fmt)
         cache = DirectoryCache(source=fmt if fmt == "wecom" else "generic")
@@ -202,11 +194,14 @@ class Importer:
                 start_line=line_no,
                 max_line_bytes=self.settings.ingest_max_line_bytes,
                 max_depth=self.settings.ingest_max_json_depth,
+                decode=workers == 0,
             )
-            for batch in _batches(lines, self.settings.ingest_batch_size):
-                self._process(batch, parse, key, str(path), cache, summary)
-                if progress is not None:
-                    progress(batch[-1].offset_end)
+            depth = self.settings.ingest_max_json_depth
+            with Preparer(self.rt, fmt, depth, workers) as preparer:
+                for batch in preparer.map(_batches(lines, self.settings.ingest_batch_size)):
+                    self._process(batch, key, str(path), cache, summary)
+                    if progress is not None:
+                        progress(batch[-1].offset_end)
             self._finish(key)
         return summary
 
@@ -228,7 +223,7 @@ class Importer:
     ) -> list[RecordOutcome]:
         """Import a pushed batch (HTTP): one outcome per record, in order. quarantine=False (retries of
         quarantined entries) reports rejects without quarantining them again."""
-        parse = _parser(fmt)
+        parser(fmt)
         cache = DirectoryCache(source=fmt if fmt == "wecom" else "generic")
         summary = ImportSummary(file=label, format=fmt)
         batch = []
@@ -238,12 +233,12 @@ class Importer:
                 batch.append(RawLine(line_no=i + 1, offset_end=0, raw=raw, obj=obj, error=None))
             else:
                 batch.append(RawLine(line_no=i + 1, offset_end=0, raw=raw, obj=None, error="not_object"))
-        return self._process(batch, parse, None, label, cache, summary, quarantine=quarantine)
+        prepared = prepare_batch(self.rt, fmt, batch, self.settings.ingest_max_json_depth)
+        return self._process(prepared, None, label, cache, summary, quarantine=quarantine)
 
     def _process(
         self,
-        batch: list[RawLine],
-        parse: Callable[[dict[str, Any]], ParsedRecord],
+        batch: list[Prepared],
         key: str | None,
         file_label: str,
         cache: DirectoryCache,
@@ -252,48 +247,36 @@ class Importer:
         quarantine: bool = True,
     ) -> list[RecordOutcome]:
         summary.lines += len(batch)
-        self.rt.refresh_lexicon()  # an admin's lexicon change applies from the next batch, without restart
-        good: list[ParsedRecord] = []
-        good_lines: list[int] = []
-        rejects: list[tuple[RawLine, str, str | None]] = []
+        good = [p for p in batch if p.rec is not None]
+        rejects = [p for p in batch if p.rec is None]
         outcomes: dict[int, RecordOutcome] = {}
-        for raw in batch:
-            if raw.error is not None or raw.obj is None:
-                rejects.append((raw, raw.error or "invalid_json", None))
-                continue
-            try:
-                good.append(parse(raw.obj))
-                good_lines.append(raw.line_no)
-            except InvalidRecord as exc:
-                msgid = raw.obj.get("msgid")
-                rejects.append((raw, exc.reason, msgid if isinstance(msgid, str) else None))
-        for raw, reason, msgid in rejects:
-            outcomes[raw.line_no] = RecordOutcome(raw.line_no, "rejected", msgid, reason)
+        for p in rejects:
+            outcomes[p.line_no] = RecordOutcome(p.line_no, "rejected", p.msgid, p.reason)
         source = cache.source
         session = self.rt.sessions()
         try:
             new, dup = self._dedupe(session, good)
             summary.duplicates += len(dup)
-            new_ids = {id(r) for r in new}
-            for line_no, rec in zip(good_lines, good, strict=True):
-                status = "accepted" if id(rec) in new_ids else "duplicate"
-                outcomes[line_no] = RecordOutcome(line_no, status, rec.msgid, None)
+            new_ids = {id(p) for p in new}
+            for p in good:
+                status = "accepted" if id(p) in new_ids else "duplicate"
+                outcomes[p.line_no] = RecordOutcome(p.line_no, status, _rec(p).msgid, None)
             with session.no_autoflush:  # one flush per batch, not one per lookup
                 segment = SegmentWriter(self.rt.blobs)
                 self._pending_media = []
                 self._pending_findings = []
                 self._pending_conversation = []
                 rows: list[NewMessage] = []
-                texts: dict[str, str] = {}
-                scanned: list[tuple[NewMessage, str, str]] = []
-                for rec in new:
-                    row, role = self._message(session, rec, cache, segment, summary)
+                tokens: dict[str, tuple[str, ...]] = {}
+                scanned: list[tuple[NewMessage, Any]] = []
+                for p in new:
+                    row = self._message(session, p, cache, segment, summary)
                     rows.append(row)
-                    texts[row.id] = rec.text
-                    if role is not None:
-                        scanned.append((row, rec.text, role))
-                for raw, reason, msgid in rejects if quarantine else ():
-                    self._quarantine(session, raw, reason, msgid, source, file_label, segment, summary)
+                    tokens[row.id] = p.tokens
+                    if p.signals is not None:
+                        scanned.append((row, p.signals))
+                for p in rejects if quarantine else ():
+                    self._quarantine(session, p, source, file_label, segment, summary)
                 self._conversations(session, scanned)
             segment.flush()
             if segment.count:
@@ -305,14 +288,14 @@ class Importer:
                         record_count=segment.count,
                     )
                 )
-            self._link_recalls(session, source, new, rows, summary)
+            self._link_recalls(session, source, [p.rec for p in new if p.rec is not None], rows, summary)
             session.flush()  # rooms, participants, segment: the message rows refer to them
             now = utcnow()
             bulk_insert(session.connection(), _MESSAGES, [r.values(now) for r in rows])
             session.add_all(self._pending_media)
             summary.alerts += self._raise_alerts(session)
             outbox_id = None
-            indexed_now = bool(rows) and index_in_transaction(self.rt, session, rows, texts)
+            indexed_now = bool(rows) and index_in_transaction(self.rt, session, rows, tokens)
             if rows and not indexed_now:
                 event = OutboxEvent(topic="index", payload={"ids": [r.id for r in rows]})
                 session.add(event)
@@ -336,18 +319,18 @@ class Importer:
         if indexed_now:
             summary.indexed += len(rows)
         if outbox_id is not None:
-            summary.indexed += push_committed(self.rt, outbox_id, rows, texts)
-        return [outcomes[raw.line_no] for raw in batch]
+            summary.indexed += push_committed(self.rt, outbox_id, rows, tokens)
+        return [outcomes[p.line_no] for p in batch]
 
-    def _conversations(self, session: Session, scanned: list[tuple[NewMessage, str, str]]) -> None:
+    def _conversations(self, session: Session, scanned: list[tuple[NewMessage, Any]]) -> None:
         """Feed each room's sliding window (derived signals only), in message order, and queue
         cross-message findings. Windows not in memory are loaded with one query per batch."""
         from archive.risk.analyzer import Finding
-        from archive.risk.conversation import ConversationState, advance, signals_of
+        from archive.risk.conversation import ConversationState, MessageSignals, advance
         from archive.risk.lexicon import DEFAULT_TIERS
         from archive.risk.models import RoomRiskState
 
-        missing = list({m.room_id for m, _, _ in scanned if m.room_id not in self._rooms})
+        missing = list({m.room_id for m, _ in scanned if m.room_id not in self._rooms})
         for i in range(0, len(missing), 500):
             stored = session.execute(
                 select(RoomRiskState.room_id, RoomRiskState.state).where(
@@ -357,7 +340,7 @@ class Importer:
             for room_id, data in stored:
                 self._remember(room_id, self._room(ConversationState.from_json(data), data))
                 self._stored_rooms.add(room_id)
-        for msg, text, role in scanned:
+        for msg, sig in scanned:
             room = self._rooms.get(msg.room_id)
             if room is None:
                 room = self._room(ConversationState.from_json({}), {})
@@ -365,7 +348,8 @@ class Importer:
             state, ids = room
             n = max([*ids, -1]) + 1
             ids[n] = msg.id
-            for category, rule, idxs in advance(state, signals_of(text, role, n)):
+            signals = MessageSignals(n, sig.role, sig.signals, sig.digits)
+            for category, rule, idxs in advance(state, signals):
                 contributing = tuple(ids[i] for i in idxs if i in ids)
                 finding = Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "")
                 self._pending_conversation.append((msg, contributing, finding))
@@ -429,12 +413,11 @@ class Importer:
         self._save_rooms(session)
         return count
 
-    def _dedupe(
-        self, session: Session, recs: list[ParsedRecord]
-    ) -> tuple[list[ParsedRecord], list[ParsedRecord]]:
+    def _dedupe(self, session: Session, good: list[Prepared]) -> tuple[list[Prepared], list[Prepared]]:
         """Split into new and already-stored records; msgids are unique per source (channel)."""
         by_source: dict[str, list[str]] = {}
-        for r in recs:
+        for p in good:
+            r = _rec(p)
             by_source.setdefault(r.source, []).append(r.msgid)
         existing: set[tuple[str, str]] = set()
         for source, msgids in by_source.items():
@@ -447,39 +430,32 @@ class Importer:
                     )
                 ).scalars()
                 existing.update((source, m) for m in rows)
-        new: list[ParsedRecord] = []
-        dup: list[ParsedRecord] = []
-        for rec in recs:
+        new: list[Prepared] = []
+        dup: list[Prepared] = []
+        for p in good:
+            rec = _rec(p)
             if (rec.source, rec.msgid) in existing:
-                dup.append(rec)
+                dup.append(p)
             else:
                 existing.add((rec.source, rec.msgid))
-                new.append(rec)
+                new.append(p)
         return new, dup
 
     def _message(
         self,
         session: Session,
-        rec: ParsedRecord,
+        p: Prepared,
         cache: DirectoryCache,
         segment: SegmentWriter,
         summary: ImportSummary,
-    ) -> tuple[NewMessage, str | None]:
-        """The row of a new message, its ciphertext appended to the segment; with the sender's role when
-        its text goes on to the conversation scorer."""
+    ) -> NewMessage:
+        """The row of a new message, its ciphertext appended to the segment."""
+        rec = _rec(p)
+        assert p.sealed is not None, "a prepared record is sealed"
         who = cache.resolve(session, rec.sender, rec.tolist, rec.roomid)
-        mid = new_id()
-        sealed = self.rt.envelope.seal(mid, rec.canonical)
+        mid, sealed = p.mid, p.sealed
         ref = segment.append(sealed.blob)
-        labels: list[str] = []
-        findings: list[Any] = []
-        role = None
-        if rec.text and rec.action == "send":
-            role = "customer" if who.sender_kind == "customer" else "employee"
-            result = self.rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
-            labels = sorted(result.labels)
-            findings = list(result.findings)
-            summary.risk_flagged += bool(labels)
+        summary.risk_flagged += bool(p.labels)
         if rec.consent is not None:
             self._consent(session, cache, rec.consent)
         summary.imported += 1
@@ -507,15 +483,15 @@ class Importer:
             wrapped_key=sealed.wrapped_key,
             key_id=sealed.key_id,
             content_sha256=sealed.sha256,
-            risk_labels=labels,
+            risk_labels=p.labels,
         )
-        if findings:
-            self._pending_findings.append((msg, findings))
+        if p.findings:
+            self._pending_findings.append((msg, p.findings))
         if rec.media:
             msg.media_status, media_rows = self.media.attach(msg.id, rec.media, self.media_dir)
             self._pending_media.extend(media_rows)
             summary.media[msg.media_status] += 1
-        return msg, role
+        return msg
 
     def _consent(self, session: Session, cache: DirectoryCache, consent: tuple[str, str, int]) -> None:
         external, state, at_ms = consent
@@ -581,21 +557,20 @@ class Importer:
     def _quarantine(
         self,
         session: Session,
-        raw: RawLine,
-        reason: str,
-        msgid: str | None,
+        p: Prepared,
         source: str,
         file_label: str,
         segment: SegmentWriter,
         summary: ImportSummary,
     ) -> None:
-        digest = hashlib.sha256(raw.raw).hexdigest()
+        reason, msgid = p.reason or "invalid_json", p.msgid
+        digest = hashlib.sha256(p.raw).hexdigest()
         if (
-            raw.offset_end
+            p.offset_end
             and session.execute(
                 select(QuarantineEntry.id).where(
                     QuarantineEntry.file == file_label,
-                    QuarantineEntry.line_no == raw.line_no,
+                    QuarantineEntry.line_no == p.line_no,
                     QuarantineEntry.content_sha256 == digest,
                 )
             ).first()
@@ -603,17 +578,17 @@ class Importer:
             summary.quarantined_again += 1  # a rerun of the same file: the line is already quarantined
             return
         qid = new_id()
-        sealed = self.rt.envelope.seal(qid, raw.raw)
+        sealed = self.rt.envelope.seal(qid, p.raw)
         ref = segment.append(sealed.blob)
         session.add(
             QuarantineEntry(
                 id=qid,
                 source=source,
                 file=file_label,
-                line_no=raw.line_no,
+                line_no=p.line_no,
                 reason=reason[:128],
                 msgid=msgid[:256] if msgid else None,
-                raw_size=len(raw.raw),
+                raw_size=len(p.raw),
                 blob_key=ref.key,
                 blob_offset=ref.offset,
                 blob_length=ref.length,

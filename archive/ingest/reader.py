@@ -93,6 +93,13 @@ def _classify(content: bytes, max_depth: int) -> tuple[dict[str, Any] | None, st
     return obj, None
 
 
+def classify(line: RawLine, max_depth: int) -> RawLine:
+    """Decode a line read with `decode=False`: the same object or reason `iter_lines` would have given."""
+    result = _classify(line.raw, max_depth)
+    obj, error = result if result is not None else (None, EMPTY)
+    return RawLine(line_no=line.line_no, offset_end=line.offset_end, raw=line.raw, obj=obj, error=error)
+
+
 def iter_lines(
     fp: BinaryIO,
     *,
@@ -101,10 +108,12 @@ def iter_lines(
     max_line_bytes: int,
     max_depth: int,
     chunk_size: int = DEFAULT_CHUNK,
+    decode: bool = True,
 ) -> Iterator[RawLine]:
     """Read `fp` from `start_offset` (a previous `offset_end`), numbering lines after `start_line`.
     Lines end at LF; a CR before it is dropped, as is a UTF-8 BOM at the start of the file. The line
-    length cap applies to the line without its terminator."""
+    length cap applies to the line without its terminator. `decode=False` leaves a non-blank line's JSON
+    undecoded (obj and error None) for `classify` to finish elsewhere (the importer's worker processes)."""
     if max_line_bytes < 1 or max_depth < 1 or chunk_size < 1:
         raise ValueError("max_line_bytes, max_depth and chunk_size must be positive")
     fp.seek(start_offset)
@@ -129,6 +138,10 @@ def iter_lines(
         content = bytes(buf)
         if line_start == 0 and content.startswith(_BOM):
             content = content[len(_BOM) :]
+        if not decode:
+            if not content.strip(_ASCII_BLANK):
+                return None
+            return RawLine(line_no=line_no, offset_end=offset_end, raw=content, obj=None, error=None)
         result = _classify(content, max_depth)
         if result is None:
             return None

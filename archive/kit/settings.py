@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     bind_port: int = 8000
 
     ingest_batch_size: int = 500
+    # Processes that decode, parse, seal, scan and blind-index batches while the importer writes the
+    # previous ones (archive/ingest/prepare.py); 0 does it all in the importing process.
+    ingest_workers: int = Field(default=1, ge=0, le=64)
     ingest_max_line_bytes: int = 1_048_576
     ingest_max_json_depth: int = 32
     segment_max_records: int = 2000

@@ -49,6 +49,11 @@ class IndexedFields(Protocol):
 
 
 def to_doc(rt: Runtime, msg: IndexedFields, text: str) -> SearchDoc:
+    return with_tokens(msg, tuple(rt.blind.doc_tokens(text)) if text else ())
+
+
+def with_tokens(msg: IndexedFields, tokens: tuple[str, ...]) -> SearchDoc:
+    """The document of a message whose blind tokens are already computed (the importer's prepare stage)."""
     return SearchDoc(
         id=msg.id,
         msgtime_ms=to_millis(msg.msgtime),
@@ -60,7 +65,7 @@ def to_doc(rt: Runtime, msg: IndexedFields, text: str) -> SearchDoc:
         department_id=msg.department_id,
         risk_labels=tuple(msg.risk_labels or ()),
         recalled=bool(msg.recalled),
-        tokens=tuple(rt.blind.doc_tokens(text)) if text else (),
+        tokens=tokens,
     )
 
 
@@ -69,7 +74,7 @@ def _mark_done(session: Session, ids: Iterable[int]) -> None:
 
 
 def index_in_transaction(
-    rt: Runtime, session: Session, rows: Sequence[IndexedFields], texts: dict[str, str]
+    rt: Runtime, session: Session, rows: Sequence[IndexedFields], tokens: dict[str, tuple[str, ...]]
 ) -> bool:
     """When the search index lives in the archive's own database (the `sql` backend on the same engine),
     write the batch's documents in the batch's transaction: the index can then never lag behind or run
@@ -80,15 +85,17 @@ def index_in_transaction(
     backend = rt.search
     if not isinstance(backend, SqlBackend) or backend.engine is not rt.engine:
         return False
-    backend.index_in(session.connection(), [to_doc(rt, m, texts.get(m.id, "")) for m in rows])
+    backend.index_in(session.connection(), [with_tokens(m, tokens.get(m.id, ())) for m in rows])
     return True
 
 
-def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], texts: dict[str, str]) -> int:
-    """Fast path right after an ingest commit: the batch is still in memory, so no decryption is needed.
-    On failure the outbox row stays pending for `drain`."""
+def push_committed(
+    rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], tokens: dict[str, tuple[str, ...]]
+) -> int:
+    """Fast path right after an ingest commit: the batch's tokens are still in memory, so no decryption
+    is needed. On failure the outbox row stays pending for `drain`."""
     try:
-        rt.search.index([to_doc(rt, m, texts.get(m.id, "")) for m in rows])
+        rt.search.index([with_tokens(m, tokens.get(m.id, ())) for m in rows])
     except ChatVaultError:
         return 0
     with rt.sessions.begin() as session:

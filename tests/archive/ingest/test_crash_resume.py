@@ -46,6 +46,26 @@ def _file(tmp_path: Path, n: int, bad_every: int) -> tuple[Path, set[str], int]:
     return path, ids, bad
 
 
+def _orphans_gone(marker: str, timeout: float = 10.0) -> bool:
+    """No process left whose command line names the file (the importer's forked workers share it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path("/proc", pid, "cmdline").read_bytes()
+                zombie = Path("/proc", pid, "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+            except (OSError, IndexError):
+                continue
+            if marker.encode() in cmdline and not zombie:
+                alive.append(pid)
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
 def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str], tmp_path: Path) -> None:
     path, ids, bad = _file(tmp_path, 6000, 97)
     keyring = tmp_path / "keyring.json"
@@ -63,6 +83,7 @@ def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str
         "CHATVAULT_JWT_SECRET": secrets.token_urlsafe(40),
         "CHATVAULT_KEYRING_PATH": str(keyring),
         "CHATVAULT_INGEST_BATCH_SIZE": "40",
+        "CHATVAULT_INGEST_WORKERS": "2",  # the prepare stage in worker processes, which die with it
         "CHATVAULT_DATA_DIR": str(tmp_path / "data"),
     }
     cmd = [sys.executable, "-m", "api.cli", "import", str(path), "--json"]
@@ -75,6 +96,7 @@ def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
+        assert _orphans_gone(str(path)), "worker processes outlived a killed importer"
     final = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=600)
     assert final.returncode == 0, final.stderr.decode()[-2000:]
     assert kills >= 3  # the file is big enough that most runs were really interrupted

@@ -20,7 +20,7 @@ from archive.search.service import search
 from archive.store.models import Customer, Message
 from archive.store.records import RecordReader
 from audit.principal import operator
-from tests.helpers import SAMPLE
+from tests.helpers import SAMPLE, archive_summary
 
 
 def _import(rt: Runtime, path: Path = SAMPLE, **kw: object):  # type: ignore[no-untyped-def]
@@ -248,24 +248,6 @@ def test_index_lag_and_catch_up(production_runtime: Runtime) -> None:
         session.commit()
 
 
-def _summary_of_archive(rt: Runtime) -> list[tuple[object, ...]]:
-    from archive.risk.models import Alert
-    from archive.store.models import Room
-
-    with rt.sessions() as session:
-        rooms = dict(session.execute(select(Room.id, Room.source_room_id)).tuples().all())
-        by_id = dict(session.execute(select(Message.id, Message.source_msgid)).tuples().all())
-        msgs = [
-            (m.source_msgid, rooms[m.room_id], m.sender_kind, tuple(m.risk_labels or ()), m.recalled)
-            for m in session.execute(select(Message)).scalars()
-        ]
-        alerts = [
-            (rooms[a.room_id], a.rule, tuple(sorted(by_id[i] for i in a.message_ids)))
-            for a in session.execute(select(Alert)).scalars()
-        ]
-    return sorted(msgs) + sorted(alerts)  # type: ignore[arg-type]
-
-
 def test_bounded_caches_give_the_same_archive(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -303,8 +285,8 @@ def test_bounded_caches_give_the_same_archive(
     assert importer._rooms.maxsize == 4
     importer.import_file(SAMPLE)
     importer.import_file(extra)
-    expected = _summary_of_archive(roomy)
-    assert _summary_of_archive(tight) == expected
+    expected = archive_summary(roomy)
+    assert archive_summary(tight) == expected
     assert any(row[1] == "conversation.code_after_request" for row in expected)
 
 

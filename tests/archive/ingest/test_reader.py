@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.ingest.reader import TRUNCATION_MARKER, RawLine, depth_exceeds, iter_lines
+from archive.ingest.reader import TRUNCATION_MARKER, RawLine, classify, depth_exceeds, iter_lines
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "examples" / "wecom" / "archive_sample.jsonl"
@@ -278,3 +278,14 @@ nested = st.recursive(
 @given(value=nested, cap=st.integers(1, 6))
 def test_depth_scan_equals_true_depth(value: object, cap: int) -> None:
     assert depth_exceeds(orjson.dumps(value), cap) == (_depth(value) > cap)
+
+
+@settings(max_examples=200, deadline=None)
+@given(bodies=st.lists(line_bodies, max_size=12), chunk=st.integers(1, 40), cap=st.integers(1, 60))
+def test_deferred_decoding_gives_the_same_lines(bodies: list[bytes], chunk: int, cap: int) -> None:
+    """`decode=False` (the importer's worker processes decode) then `classify` is `decode=True`."""
+    data = b"".join(body + b"\n" for body in bodies)
+    eager = read(data, max_line_bytes=cap, max_depth=8, chunk_size=chunk)
+    lazy = read(data, max_line_bytes=cap, max_depth=8, chunk_size=chunk, decode=False)
+    assert all(line.obj is None for line in lazy)
+    assert [classify(line, 8) if line.error is None else line for line in lazy] == eager

@@ -1,0 +1,173 @@
+"""The per-message work of an import that needs no database row: decode and validate the line, parse it,
+seal it (AES-256-GCM, fresh data key), scan it, blind-index it and derive its conversation signals.
+
+It runs in the importing process, or in a pool of worker processes (`ingest_workers`) while the importing
+process writes the previous batches: on two cores this work and the database writes overlap. Everything
+here is a pure function of the line, the keys and the active lexicon, so where it runs changes nothing in
+the archive (tested). What needs the database — duplicates, participants, recalls, conversation windows,
+alerts, the checkpoint — stays in the single writing process, in file order.
+
+A worker is a fork of the importer: it inherits the keyring, the blind index key and the analyser, drops
+the inherited database connections, refreshes the lexicon before each batch as the importer does (an
+admin's lexicon change applies from the next batch), dies with its parent (PR_SET_PDEATHSIG on Linux) and
+ignores Ctrl-C, which the parent handles."""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
+
+from archive.ingest.reader import RawLine, classify
+from archive.ingest.records import InvalidRecord, ParsedRecord
+from archive.kit.errors import InvalidInput
+from archive.kit.ids import new_id
+from archive.runtime import Runtime
+from archive.store.crypto import Sealed
+
+FORMATS = ("wecom", "generic")
+
+
+def parser(fmt: str) -> Callable[[dict[str, Any]], ParsedRecord]:
+    if fmt == "wecom":
+        from archive.ingest.wecom import parse_wecom
+
+        return parse_wecom
+    if fmt == "generic":
+        from archive.ingest.generic import parse_generic
+
+        return parse_generic
+    raise InvalidInput(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One line, ready for the writer: a record (`rec` set, sealed and scanned) or a reject (`reason`)."""
+
+    line_no: int
+    offset_end: int
+    rec: ParsedRecord | None = None
+    mid: str = ""
+    sealed: Sealed | None = None
+    role: str | None = None  # the sender's role when the text goes to the scanners
+    labels: list[str] = field(default_factory=list)
+    findings: list[Any] = field(default_factory=list)  # archive.risk.analyzer.Finding
+    tokens: tuple[str, ...] = ()
+    signals: Any = None  # archive.risk.conversation.MessageSignals (index set by the writer)
+    reason: str | None = None
+    msgid: str | None = None  # a reject's msgid, when it had one
+    raw: bytes = b""  # a reject's bytes, for the quarantine (empty for records: not sent back)
+
+
+def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -> list[Prepared]:
+    from archive.ingest.directory import participant_kind
+    from archive.risk.conversation import signals_of
+
+    rt.refresh_lexicon()  # an admin's lexicon change applies from the next batch, without restart
+    parse = parser(fmt)
+    analyzer, envelope, blind = rt.analyzer, rt.envelope, rt.blind
+    out: list[Prepared] = []
+    for line in lines:
+        if line.obj is None and line.error is None:
+            line = classify(line, max_depth)
+        if line.error is not None or line.obj is None:
+            out.append(
+                Prepared(line.line_no, line.offset_end, reason=line.error or "invalid_json", raw=line.raw)
+            )
+            continue
+        try:
+            rec = parse(line.obj)
+        except InvalidRecord as exc:
+            msgid = line.obj.get("msgid")
+            out.append(
+                Prepared(
+                    line.line_no,
+                    line.offset_end,
+                    reason=exc.reason,
+                    msgid=msgid if isinstance(msgid, str) else None,
+                    raw=line.raw,
+                )
+            )
+            continue
+        mid = new_id()
+        p = Prepared(line.line_no, line.offset_end, rec, mid, envelope.seal(mid, rec.canonical))
+        if rec.text:
+            p.tokens = tuple(blind.doc_tokens(rec.text))
+            if rec.action == "send":
+                role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
+                p.role = role
+                result = analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
+                if result.labels:
+                    p.labels = sorted(result.labels)
+                if result.findings:
+                    p.findings = list(result.findings)
+                p.signals = signals_of(rec.text, role, 0)
+        out.append(p)
+    return out
+
+
+# -- worker processes ---------------------------------------------------------------------------------
+
+_worker: tuple[Runtime, str, int] | None = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _init_worker(rt: Runtime, fmt: str, max_depth: int) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":  # die with the importer, even when it is killed with -9
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    if "engine" in rt.__dict__:
+        rt.engine.dispose(close=False)  # the parent's connections are the parent's
+    _worker = (rt, fmt, max_depth)
+
+
+def _run(lines: list[RawLine]) -> list[Prepared]:
+    assert _worker is not None, "worker not initialised"
+    rt, fmt, max_depth = _worker
+    return prepare_batch(rt, fmt, lines, max_depth)
+
+
+class Preparer:
+    """Prepares batches in order, in-process (`workers=0`) or in a forked pool with at most
+    `2 × workers` batches in flight (so memory stays bounded whatever the file size)."""
+
+    def __init__(self, rt: Runtime, fmt: str, max_depth: int, workers: int) -> None:
+        parser(fmt)  # an unknown format fails here, before any process starts
+        self.rt, self.fmt, self.max_depth, self.workers = rt, fmt, max_depth, workers
+        self._pool: Pool | None = None
+
+    def __enter__(self) -> Preparer:
+        if self.workers > 0:
+            self.rt.analyzer  # noqa: B018  # loaded once here, shared copy-on-write by the forks
+            ctx = multiprocessing.get_context("fork")
+            self._pool = ctx.Pool(self.workers, _init_worker, (self.rt, self.fmt, self.max_depth))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def map(self, batches: Iterable[list[RawLine]]) -> Iterator[list[Prepared]]:
+        if self._pool is None:
+            for lines in batches:
+                yield prepare_batch(self.rt, self.fmt, lines, self.max_depth)
+            return
+        pending: deque[AsyncResult[list[Prepared]]] = deque()
+        for lines in batches:
+            pending.append(self._pool.apply_async(_run, (lines,)))
+            if len(pending) >= 2 * self.workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()

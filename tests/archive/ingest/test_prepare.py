@@ -1,0 +1,110 @@
+"""The prepare stage (decode, parse, seal, scan, blind-index, signals) gives the same archive whether it
+runs in the importing process or in worker processes, and workers follow lexicon edits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archive.ingest.models import QuarantineEntry
+from archive.ingest.pipeline import Importer
+from archive.ingest.prepare import Preparer
+from archive.ingest.reader import RawLine
+from archive.risk import service
+from archive.runtime import Runtime
+from archive.search.service import search
+from archive.store.models import Message
+from audit.principal import operator
+from tests.helpers import ROOT, SAMPLE, archive_summary, dispose_runtime, make_runtime
+
+sys.path.insert(0, str(ROOT))
+from benchmarks.gen_wecom import generate
+
+QUERIES = ["支付宝", "的", "退款", "私下", "微信", "pdf", "您好", "12315"]
+
+
+def _mixed_file(tmp_path: Path) -> Path:
+    """Generated traffic with bad lines of every kind between the records, plus a cross-message risk."""
+    gen = tmp_path / "gen.jsonl"
+    with gen.open("wb") as fh:
+        generate(fh, 1200, seed=5)
+    bad = [
+        b'{"msgid": "cut',
+        b"\xff\xfe not utf-8",
+        b"[" * 100 + b"]" * 100,
+        b'{"action": "send"}',
+        b"[1, 2]",
+    ]
+    out = []
+    for i, line in enumerate(gen.read_bytes().splitlines()):
+        out.append(line)
+        if i % 61 == 0:
+            out.append(bad[(i // 61) % len(bad)])
+    t0 = 1715000000000
+    for n, (sender, to, text) in enumerate(
+        [("zhoumin", "wmCUSTX", "系统发了个短信验证码给您，发这里就行"), ("wmCUSTX", "zhoumin", "482913")]
+    ):
+        rec = {"msgid": f"cross{n}", "action": "send", "from": sender, "tolist": [to], "roomid": ""}
+        rec |= {"msgtime": t0 + n, "msgtype": "text", "text": {"content": text}}
+        out.append(json.dumps(rec, ensure_ascii=False).encode())
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(out) + b"\n")
+    return path
+
+
+def _outcome(rt: Runtime, path: Path) -> tuple[object, ...]:
+    summary = Importer(rt).import_file(SAMPLE).as_dict() | Importer(rt).import_file(path).as_dict()
+    summary.pop("file")
+    with rt.sessions() as session:
+        quarantined = sorted(
+            session.execute(select(QuarantineEntry.line_no, QuarantineEntry.reason, QuarantineEntry.msgid))
+            .tuples()
+            .all()
+        )
+        msgid = dict(session.execute(select(Message.id, Message.source_msgid)).tuples().all())
+        hits = {
+            q: sorted(msgid[h.id] for h in search(session, rt, operator(), q, limit=0).hits) for q in QUERIES
+        }
+        session.commit()
+    return summary, quarantined, hits, archive_summary(rt)
+
+
+def test_workers_give_the_same_archive(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    path = _mixed_file(tmp_path)
+    alone = make_runtime("embedded", tmp_path / "alone", request, ingest_workers=0, ingest_batch_size=37)
+    pooled = make_runtime("embedded", tmp_path / "pooled", request, ingest_workers=2, ingest_batch_size=37)
+    try:
+        expected = _outcome(alone, path)
+        assert _outcome(pooled, path) == expected
+    finally:
+        dispose_runtime(alone)
+        dispose_runtime(pooled)
+    summary, quarantined, hits, archive = expected
+    assert summary["quarantined"] == len(quarantined) >= 20  # type: ignore[index]
+    assert {r for _, r, _ in quarantined} >= {"invalid_json", "invalid_utf8", "too_deep", "not_object"}
+    assert all(hits.values())  # type: ignore[attr-defined]
+    assert any(row[1] == "conversation.code_after_request" for row in archive)
+
+
+def _line(n: int, text: str) -> RawLine:
+    rec = {"msgid": f"m{n}", "action": "send", "from": "wmCUST1", "tolist": ["zhoumin"], "roomid": ""}
+    rec |= {"msgtime": 1715000000000 + n, "msgtype": "text", "text": {"content": text}}
+    return RawLine(line_no=n, offset_end=0, raw=json.dumps(rec).encode(), obj=None, error=None)
+
+
+def test_running_workers_follow_lexicon_edits(embedded_runtime: Runtime) -> None:
+    rt = embedded_runtime
+    rule = {"id": "cp.quality", "category": "complaint", "match": "exact", "terms": ["质量问题"]}
+    with Preparer(rt, "wecom", 32, workers=2) as preparer:
+        before = [p for batch in preparer.map([[_line(1, "都是质量问题")]]) for p in batch]
+        assert before[0].rec is not None and before[0].labels == []
+        with rt.sessions.begin() as s:
+            service.upsert_rule(s, operator(), {**rule, "sender": "customer", "tier": 1}, "quality")
+        after = [
+            p for batch in preparer.map([[_line(n, "都是质量问题")] for n in range(2, 6)]) for p in batch
+        ]
+    assert [p.labels for p in after] == [["complaint"]] * 4
