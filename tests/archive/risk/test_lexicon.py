@@ -151,3 +151,20 @@ def test_automaton_reports_every_occurrence_by_end_then_longest_first(keys: list
         key=lambda m: (m[2], m[1]),
     )
     assert got == expected
+
+
+def test_character_pinyin_equals_pypinyin_over_the_whole_cjk_block() -> None:
+    """The table read from pypinyin's data file gives what pypinyin's own API gives, character by
+    character, without loading pypinyin's phrase dictionary into the scanning processes."""
+    from pypinyin import Style, lazy_pinyin
+
+    from archive.risk.lexicon import _pinyin
+
+    differ = []
+    for cp in range(0x4E00, 0xA000):
+        ch = chr(cp)
+        expected = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore") or [ch]
+        if _pinyin(ch) != expected[0]:
+            differ.append((ch, _pinyin(ch), expected[0]))
+    assert differ == []
+    assert (_pinyin("绿"), _pinyin("银"), _pinyin("a"), _pinyin("，")) == ("lv", "yin", "a", "，")
