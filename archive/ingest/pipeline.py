@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -140,9 +141,13 @@ class NewMessage:
         self.recalled, self.recalled_at, self.recalled_by_msgid = True, at, by_msgid
 
     def values(self, created_at: datetime) -> dict[str, Any]:
-        row = {name: getattr(self, name) for name in self.__slots__}
+        row = dict(zip(_FIELDS, _fields_of(self), strict=True))
         row["created_at"] = created_at
         return row
+
+
+_FIELDS: tuple[str, ...] = NewMessage.__slots__
+_fields_of = attrgetter(*_FIELDS)
 
 
 _MESSAGES = cast(Table, Message.__table__)
@@ -401,7 +406,10 @@ class Importer:
         rooms = [m.room_id for m, _ in self._pending_findings] + [
             m.room_id for m, _, _ in self._pending_conversation
         ]
-        book = AlertBook(session, rooms) if rooms else None
+        times = [m.msgtime for m, _ in self._pending_findings] + [
+            m.msgtime for m, _, _ in self._pending_conversation
+        ]
+        book = AlertBook(session, rooms, min(times)) if rooms else None
         for msg, findings in self._pending_findings:
             origin = Origin(msg.room_id, msg.employee_id, msg.department_id, (msg.id,), msg.msgtime)
             count += len(record_findings(session, origin, findings, book))

@@ -58,14 +58,20 @@ class Origin:
 
 class AlertBook:
     """The latest active alert per (room, rule) of a set of rooms, loaded with one query, so that a batch
-    of findings costs one SELECT instead of one per finding. Alerts the caller creates are added."""
+    of findings costs one SELECT instead of one per finding. Alerts the caller creates are added.
 
-    def __init__(self, session: Session, room_ids: Iterable[int]) -> None:
+    `earliest`: the time of the batch's earliest finding. Alerts whose window ended more than
+    DEDUPE_WINDOW before it cannot be extended by any finding of the batch, so they are not loaded (an
+    import's batches would otherwise load and carry every active alert of a busy room, message ids and
+    all, again and again)."""
+
+    def __init__(self, session: Session, room_ids: Iterable[int], earliest: datetime | None = None) -> None:
         self._latest: dict[tuple[int, str], Alert] = {}
         rooms = sorted(set(room_ids))
+        recent = [] if earliest is None else [Alert.window_end >= aware(earliest) - DEDUPE_WINDOW]
         for i in range(0, len(rooms), 500):
             for alert in session.execute(
-                select(Alert).where(Alert.room_id.in_(rooms[i : i + 500]), Alert.status.in_(ACTIVE))
+                select(Alert).where(Alert.room_id.in_(rooms[i : i + 500]), Alert.status.in_(ACTIVE), *recent)
             ).scalars():
                 self.put(alert)
 

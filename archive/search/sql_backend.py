@@ -29,7 +29,6 @@ from sqlalchemy import (
     column,
     delete,
     func,
-    insert,
     literal,
     literal_column,
     or_,
@@ -52,6 +51,7 @@ from archive.search.backend import (
     SearchUnavailable,
 )
 from archive.search.models import FTS_TABLE, SearchDocRow
+from archive.store.db import bulk_insert
 
 CHUNK = 500  # ids per IN list
 TOKEN_HEX = 16
@@ -228,7 +228,7 @@ class SqlBackend:
             self._erase_sqlite(conn, part)
         for row, docno in zip(rows, _assign_docnos(conn, rows), strict=True):
             row["docno"] = docno
-        conn.execute(insert(T), rows)
+        bulk_insert(conn, T, rows)
         for part in _chunks(ids):
             conn.execute(_ids_param(_FTS_ADD), {"ids": part})
 

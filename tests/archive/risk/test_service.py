@@ -90,6 +90,22 @@ def test_alert_book_dedupes_like_the_per_finding_lookup(db: sessionmaker[Session
         assert s.scalar(select(func.count()).select_from(Alert)) == 3
 
 
+def test_alert_book_leaves_out_alerts_no_finding_of_the_batch_can_extend(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        (stored,) = service.record_findings(s, _origin(room, emp, "m0"), [F("abuse", 1, "abuse.insult")])
+        s.commit()
+        later = _origin(room, emp, "m1", timedelta(days=2)).msgtime
+        assert service.AlertBook(s, [room.id], later).get(room.id, "abuse.insult") is None
+        within = _origin(room, emp, "m1", timedelta(hours=23)).msgtime
+        book = service.AlertBook(s, [room.id], within)
+        assert book.get(room.id, "abuse.insult") is stored
+        (a,) = service.record_findings(
+            s, _origin(room, emp, "m1", timedelta(hours=23)), [F("abuse", 1, "abuse.insult")], book
+        )
+        assert a is stored and stored.message_ids == ["m0", "m1"]
+
+
 def test_tier0_findings_make_no_alert(db: sessionmaker[Session]) -> None:
     with db() as s:
         room, emp, _ = _setup(s)

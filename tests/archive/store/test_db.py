@@ -1,0 +1,41 @@
+"""archive/store/db.py: bulk_insert stores exactly what a Core insert stores (SQLite's driver-level
+executemany with the columns' bind processors; PostgreSQL's COPY)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.store.db import bulk_insert
+
+
+def test_bulk_insert_stores_what_a_core_insert_stores(db: sessionmaker[Session]) -> None:
+    meta = MetaData()
+    cols = lambda: [  # noqa: E731
+        Column("id", Integer, primary_key=True),
+        Column("name", String(20)),
+        Column("at", DateTime(timezone=True)),
+        Column("flag", Boolean),
+        Column("labels", JSON),
+        Column("blob", LargeBinary),
+    ]
+    core, bulk = Table("t_core", meta, *cols()), Table("t_bulk", meta, *cols())
+    rows = [
+        {"id": 1, "name": "张三", "at": datetime(2026, 11, 23, 8, 30, 1, 5, tzinfo=UTC), "flag": True,
+         "labels": ["side_dealing", "pii"], "blob": b"\x00\xff"},
+        {"id": 2, "name": None, "at": None, "flag": False, "labels": [], "blob": None},
+        {"id": 3, "name": "", "at": datetime(1999, 1, 1, tzinfo=UTC), "flag": None, "labels": {"k": 1},
+         "blob": b""},
+    ]  # fmt: skip
+    with db() as s:
+        conn = s.connection()
+        meta.create_all(conn)
+        conn.execute(insert(core), rows)
+        bulk_insert(conn, bulk, rows)
+        read = lambda t: [tuple(r) for r in conn.execute(t.select().order_by(t.c.id))]  # noqa: E731
+        assert read(bulk) == read(core)
+        raw = lambda name: conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").all()  # noqa: E731
+        assert raw("t_bulk") == raw("t_core")  # the same stored form, not only the same values read back
+        s.rollback()
