@@ -185,7 +185,7 @@ class Importer:
         progress: Callable[[int], None] | None = None,
     ) -> ImportSummary:
         """Import a JSON-lines file. media_dir: where media files named by sdkfileid are found."""
-        workers = self.settings.ingest_workers
+        workers = self.settings.ingest_worker_count
         self.media_dir = media_dir
         summary = ImportSummary(file=str(path), format=fmt)
         cache = DirectoryCache(source=fmt if fmt == "wecom" else "generic")

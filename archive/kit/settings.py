@@ -3,6 +3,7 @@ profile refuses to start with default secrets or a missing keyring."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -50,8 +51,9 @@ class Settings(BaseSettings):
 
     ingest_batch_size: int = 500
     # Processes that decode, parse, seal, scan and blind-index batches while the importer writes the
-    # previous ones (archive/ingest/prepare.py); 0 does it all in the importing process.
-    ingest_workers: int = Field(default=1, ge=0, le=64)
+    # previous ones (archive/ingest/prepare.py); 0 does it all in the importing process; unset: one per
+    # CPU up to 4, none on a single CPU (see ingest_worker_count).
+    ingest_workers: int | None = Field(default=None, ge=0, le=64)
     ingest_max_line_bytes: int = 1_048_576
     ingest_max_json_depth: int = 32
     segment_max_records: int = 2000
@@ -70,6 +72,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'chatvault.db'}"
+
+    @property
+    def ingest_worker_count(self) -> int:
+        if self.ingest_workers is not None:
+            return self.ingest_workers
+        cpus = os.cpu_count() or 1
+        return 0 if cpus < 2 else min(cpus, 4)
 
     @property
     def blob_path(self) -> Path:

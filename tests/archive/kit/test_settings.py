@@ -63,3 +63,13 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("CHATVAULT_SEARCH_BACKEND", "opensearch")
     s = Settings()
     assert s.data_dir == tmp_path and s.search_backend == "opensearch"
+
+
+@pytest.mark.parametrize(("cpus", "expected"), [(None, 0), (1, 0), (2, 2), (3, 3), (16, 4)])
+def test_ingest_workers_default_to_one_per_cpu_up_to_four(
+    monkeypatch: pytest.MonkeyPatch, cpus: int | None, expected: int
+) -> None:
+    monkeypatch.setattr("archive.kit.settings.os.cpu_count", lambda: cpus)
+    assert Settings().ingest_worker_count == expected
+    assert Settings(ingest_workers=1).ingest_worker_count == 1
+    assert Settings(ingest_workers=0).ingest_worker_count == 0
