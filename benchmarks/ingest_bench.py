@@ -89,6 +89,29 @@ def embedded(path: Path, n: int) -> float:
     return dt
 
 
+def _cpu() -> dict[str, float]:
+    """CPU seconds used so far by this process, its finished children (the import's workers) and the
+    local services, to show where an import's CPU goes on a machine where everything shares the cores."""
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = {"python": me.ru_utime + me.ru_stime, "workers": kids.ru_utime + kids.ru_stime}
+    names = {"postgres": "postgres", "minio": "minio", "java": "opensearch"}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        label = names.get(proc.info["name"] or "")
+        if label and proc.info["cpu_times"] is not None:
+            t = proc.info["cpu_times"]
+            out[label] = out.get(label, 0.0) + t.user + t.system
+    return out
+
+
+def _cpu_per_message(before: dict[str, float], after: dict[str, float], n: int) -> str:
+    parts = [f"{k} {(after.get(k, 0.0) - before.get(k, 0.0)) / n * 1e6:.0f}" for k in after]
+    total = sum(after.get(k, 0.0) - before.get(k, 0.0) for k in after) / n * 1e6
+    return ", ".join(parts) + f"; total {total:.0f} us of CPU per message"
+
+
 def production(path: Path, n: int) -> tuple[float, float]:
     from sqlalchemy import create_engine, select, text
     from sqlalchemy.engine import make_url
@@ -128,9 +151,11 @@ def production(path: Path, n: int) -> tuple[float, float]:
     upgrade(rt.engine)
     rt.search.ensure_ready()
     _warm(rt)
+    cpu0 = _cpu()
     t = time.perf_counter()
     s = Importer(rt).import_file(path)
     dt = time.perf_counter() - t
+    print(f"  import CPU: {_cpu_per_message(cpu0, _cpu(), n)}")
     assert s.imported == n and s.indexed == n, s.as_dict()
     # Baseline: the same documents (same blind tokens and metadata) as one raw _bulk stream into a
     # fresh index with the same mapping on the same OpenSearch.
@@ -153,7 +178,12 @@ def production(path: Path, n: int) -> tuple[float, float]:
     src_index = rt.settings.opensearch_index
     raw_index = src_index + "-raw"
     mapping = client.indices.get_mapping(index=src_index)[src_index]["mappings"]
-    settings = {"number_of_shards": 1, "number_of_replicas": 0}
+    # the same index settings as the importer's (shards, replicas, refresh interval)
+    settings = {
+        "number_of_shards": 1,
+        "number_of_replicas": 0,
+        "refresh_interval": rt.settings.opensearch_refresh_interval,
+    }
     client.indices.create(index=raw_index, body={"settings": settings, "mappings": mapping})
     backend = rt.search
     body_of = getattr(backend, "_body", None)
@@ -162,6 +192,7 @@ def production(path: Path, n: int) -> tuple[float, float]:
         lines.append(orjson.dumps({"index": {"_index": raw_index, "_id": d.id}}))
         lines.append(orjson.dumps(body_of(d) if body_of else d.__dict__))
     payload = b"\n".join(lines) + b"\n"
+    cpu0 = _cpu()
     t = time.perf_counter()
     chunk = 1000 * 2
     for i in range(0, len(lines), chunk):
@@ -169,6 +200,7 @@ def production(path: Path, n: int) -> tuple[float, float]:
         resp = client.bulk(body=part)
         assert not resp["errors"]
     bulk_dt = time.perf_counter() - t
+    print(f"  raw _bulk CPU: {_cpu_per_message(cpu0, _cpu(), n)}")
     del payload
     client.indices.delete(index=raw_index)
     from tests.helpers import dispose_runtime

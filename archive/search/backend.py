@@ -105,5 +105,6 @@ def make_backend(settings: Settings, engine: Engine) -> SearchBackend:
             settings.opensearch_index,
             user=settings.opensearch_user,
             password=settings.opensearch_password,
+            refresh_interval=settings.opensearch_refresh_interval,
         )
     raise ConfigurationError(f"unknown search backend {settings.search_backend}")

@@ -58,6 +58,7 @@ class OpenSearchBackend:
         timeout: float = 30.0,
         shards: int = 1,
         replicas: int = 0,
+        refresh_interval: str = "5s",
     ) -> None:
         auth = (user, password) if user else None
         # No client retries: a failed write stays in the outbox and is retried with backoff there.
@@ -65,6 +66,7 @@ class OpenSearchBackend:
         self.index_name = index
         self.shards = shards
         self.replicas = replicas
+        self.refresh_interval = refresh_interval
         self._ready = False
 
     def _call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
@@ -82,10 +84,15 @@ class OpenSearchBackend:
     # -- schema ---------------------------------------------------------------------------------------
 
     def ensure_ready(self) -> None:
-        """Create the index with its strict mapping if it does not exist. Idempotent."""
+        """Create the index with its strict mapping if it does not exist, and give it the configured
+        refresh interval (an existing index too, so a changed setting applies). Idempotent."""
         if not self._call(self.client.indices.exists, index=self.index_name):
             body = {
-                "settings": {"number_of_shards": self.shards, "number_of_replicas": self.replicas},
+                "settings": {
+                    "number_of_shards": self.shards,
+                    "number_of_replicas": self.replicas,
+                    "refresh_interval": self.refresh_interval,
+                },
                 "mappings": MAPPING,
             }
             try:
@@ -93,7 +100,20 @@ class OpenSearchBackend:
             except RequestError as exc:  # created concurrently by another worker
                 if "resource_already_exists" not in str(exc.error):
                     raise
+        elif self._refresh_setting() != self.refresh_interval:
+            self._call(
+                self.client.indices.put_settings,
+                index=self.index_name,
+                body={"index": {"refresh_interval": self.refresh_interval}},
+            )
         self._ready = True
+
+    def _refresh_setting(self) -> str | None:
+        got = self._call(
+            self.client.indices.get_settings, index=self.index_name, name="index.refresh_interval"
+        )
+        value = got.get(self.index_name, {}).get("settings", {}).get("index", {}).get("refresh_interval")
+        return value if isinstance(value, str) else None
 
     # -- writes ---------------------------------------------------------------------------------------
 

@@ -73,3 +73,12 @@ def test_ingest_workers_default_to_one_per_cpu_up_to_four(
     assert Settings().ingest_worker_count == expected
     assert Settings(ingest_workers=1).ingest_worker_count == 1
     assert Settings(ingest_workers=0).ingest_worker_count == 0
+
+
+@pytest.mark.parametrize("value", ["soon", "0s", "5", "1h", ""])
+def test_refresh_interval_must_be_an_opensearch_time(value: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings(opensearch_refresh_interval=value)
+    assert Settings(opensearch_refresh_interval="30s").opensearch_refresh_interval == "30s"

@@ -556,3 +556,16 @@ def test_sqlite_fts_batch_is_written_as_one_segment(tmp_path: Path) -> None:
     got = ids(everything(b, BLIND.query_tokens("转账"), SearchFilters()))
     assert got == {d.id for d in docs}
     engine.dispose()
+
+
+def test_opensearch_index_gets_the_configured_refresh_interval(opensearch_url: str, os_index: str) -> None:
+    """Created with it, and an existing index is brought to it (a changed setting applies)."""
+    b = OpenSearchBackend(opensearch_url, os_index, refresh_interval="7s")
+    try:
+        b.ensure_ready()
+        assert b._refresh_setting() == "7s"
+        again = OpenSearchBackend(opensearch_url, os_index, refresh_interval="2s")
+        again.ensure_ready()
+        assert b._refresh_setting() == "2s"
+    finally:
+        b.clear()
