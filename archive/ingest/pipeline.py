@@ -202,13 +202,28 @@ class Importer:
                 decode=workers == 0,
             )
             depth = self.settings.ingest_max_json_depth
+            analyzed_at = 0
             with Preparer(self.rt, fmt, depth, workers) as preparer:
                 for batch in preparer.map(_batches(lines, self.settings.ingest_batch_size)):
                     self._process(batch, key, str(path), cache, summary)
+                    if summary.imported > 2 * analyzed_at:
+                        self._refresh_statistics()
+                        analyzed_at = summary.imported
                     if progress is not None:
                         progress(batch[-1].offset_end)
             self._finish(key)
         return summary
+
+    def _refresh_statistics(self) -> None:
+        """PostgreSQL: ANALYZE the tables the importer looks up by lists of keys, after the first batch
+        and each time this run has doubled its imports (log2 of the messages imported, in all). Without
+        statistics (a fresh database: autovacuum analyses after a minute or so) the planner takes a
+        500-key IN list for the whole table and scans it; the duplicate check cost 172 ms per batch at
+        20 k messages instead of 2 ms."""
+        if self.rt.engine.dialect.name != "postgresql":
+            return
+        with self.rt.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE messages, room_risk_state, alerts")
 
     def _start(self, key: str, restart: bool) -> tuple[int, int]:
         with self.rt.sessions() as session:

@@ -333,3 +333,17 @@ def test_embedded_index_commits_with_the_batch(
     assert rt.search.count() == s.imported
     with rt.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == s.imported
+
+
+def test_import_gives_postgresql_statistics_for_its_key_lookups(production_runtime: Runtime) -> None:
+    """A first import into a fresh database analyses the tables it looks up by key lists, so the planner
+    does not take a 500-key IN list for the whole table (see Importer._refresh_statistics)."""
+    rt = production_runtime
+    Importer(rt).import_file(SAMPLE)
+    with rt.engine.connect() as conn:
+        analysed = conn.exec_driver_sql(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL ORDER BY relname"
+        ).scalars()
+        assert {"alerts", "messages", "room_risk_state"} <= set(analysed)
+        reltuples = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'messages'")
+        assert reltuples.scalar_one() > 0
