@@ -173,6 +173,12 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     """(category, rule, contributing message indexes) for the current window."""
     out: list[tuple[str, str, list[int]]] = []
     last = win[-1]
+    present = set().union(*(m.signals for m in win))
+
+    def has(sig: str, role: str | None = None) -> list[int]:
+        # most windows hold none of a rule's signals: skip the walk over the window (≈ 20 rules a message)
+        return _has(win, sig, role) if sig in present else []
+
     # a card or ID number typed in consecutive pieces by the same sender
     frags: list[MessageSignals] = []
     for m in reversed(win):
@@ -191,54 +197,54 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
         if asks:
             out.append(("pii_leak", "conversation.code_after_request", [asks[-1], last.index]))
     # payment to the employee's own QR / account, confirmed as personal or without invoice
-    pay = _has(win, "pay_channel", "employee")
+    pay = has("pay_channel", "employee")
     personal = [
         m.index
         for m in win
         if m.role == "employee"
         and (
-            ("self_payee" in m.signals and _has(win, "payee_question"))
-            or ("no_invoice" in m.signals and _has(win, "invoice_question"))
+            ("self_payee" in m.signals and has("payee_question"))
+            or ("no_invoice" in m.signals and has("invoice_question"))
         )
     ]
     if pay and personal:
         out.append(("side_dealing", "conversation.personal_payment", sorted({*pay, *personal})))
-    friend = _has(win, "friend", "employee") + _has(win, "own_business", "employee")
-    deal = _has(win, "friend_deal", "employee")
+    friend = has("friend", "employee") + has("own_business", "employee")
+    deal = has("friend_deal", "employee")
     if friend and deal:
         out.append(("side_dealing", "conversation.friend_deal", sorted({*friend, *deal})))
-    hint = _has(win, "bribe_hint")
-    money = _has(win, "money")
+    hint = has("bribe_hint")
+    money = has("money")
     if hint and money:
         out.append(("bribery", "conversation.understood_rebate", sorted({*hint, *money})))
-    thanks = _has(win, "appreciation", "employee")
-    cut = _has(win, "cut_to_you", "employee")
+    thanks = has("appreciation", "employee")
+    cut = has("cut_to_you", "employee")
     if thanks and cut and not (hint and money):
         out.append(("bribery", "conversation.cut_for_favour", sorted({*thanks, *cut})))
-    gift = _has(win, "gift", "customer")
-    favour = _has(win, "favour", "employee")
+    gift = has("gift", "customer")
+    favour = has("favour", "employee")
     if gift and favour and max(favour) > min(gift):
         out.append(("bribery", "conversation.gift_for_favour", sorted({*gift, *favour})))
-    q = _has(win, "payback_question", "customer")
-    promise = _has(win, "payback_promise", "employee")
+    q = has("payback_question", "customer")
+    promise = has("payback_promise", "employee")
     if q and promise:
         out.append(("guaranteed_return", "conversation.payback_promise", sorted({*q, *promise})))
-    phone = _has(win, "phone", "employee")
-    app = _has(win, "other_app", "employee")
+    phone = has("phone", "employee")
+    app = has("other_app", "employee")
     if phone and app:
         out.append(("contact_diversion", "conversation.phone_other_app", sorted({*phone, *app})))
-    elif app and len(app) >= 2 and _has(win, "friend_deal") == []:
+    elif app and len(app) >= 2 and has("friend_deal") == []:
         out.append(("contact_diversion", "conversation.other_account", app))
-    handle = _has(win, "handle", "employee")
-    hush = _has(win, "not_here", "employee") + app
+    handle = has("handle", "employee")
+    hush = has("not_here", "employee") + app
     if handle and hush:
         out.append(("contact_diversion", "conversation.private_handle", sorted({*handle, *hush})))
-    auth = _has(win, "authority", "customer")
-    push = _has(win, "evidence", "customer") + _has(win, "deadline", "customer")
+    auth = has("authority", "customer")
+    push = has("evidence", "customer") + has("deadline", "customer")
     if auth and push:
         out.append(("complaint", "conversation.regulator_threat", sorted({*auth, *push})))
-    animal = _has(win, "animal")
-    compare = _has(win, "compare")
+    animal = has("animal")
+    compare = has("compare")
     if animal and compare:
         out.append(("abuse", "conversation.animal_insult", sorted({*animal, *compare})))
     return out
