@@ -12,6 +12,7 @@ from archive.kit.lru import LRU
 from archive.store.models import Customer, Employee, Room, RoomMember
 
 CACHE_SIZE = 50_000  # per kind; ~10 MB at most
+MEMO_MEMBERS = 8  # recipients up to which whole `resolve` answers are remembered
 
 
 def participant_kind(member_id: str) -> str:
@@ -22,7 +23,7 @@ def participant_kind(member_id: str) -> str:
     return "employee"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Resolved:
     room_id: int
     employee_id: int | None
@@ -43,10 +44,14 @@ class DirectoryCache:
     members: LRU[tuple[int, str], bool] = field(init=False)
     employees: LRU[str, tuple[int, int | None]] = field(init=False)
     customers: LRU[str, int] = field(init=False)
+    resolved: LRU[tuple[str, tuple[str, ...], str], Resolved] = field(init=False)
 
     def __post_init__(self) -> None:
         self.rooms, self.members = LRU(self.size), LRU(self.size)
         self.employees, self.customers = LRU(self.size), LRU(self.size)
+        # whole answers of `resolve`: a conversation's messages repeat the same sender, list and room,
+        # and one lookup replaces the five or more that assembling the answer takes
+        self.resolved = LRU(self.size)
 
     def employee(self, session: Session, userid: str) -> tuple[int, int | None]:
         hit = self.employees.get(userid)
@@ -103,6 +108,16 @@ class DirectoryCache:
         return rid
 
     def resolve(self, session: Session, sender: str, tolist: tuple[str, ...], roomid: str) -> Resolved:
+        if len(tolist) > MEMO_MEMBERS:  # a big group's member list would make a big key: no memo
+            return self._resolve(session, sender, tolist, roomid)
+        key = (sender, tolist, roomid)
+        hit = self.resolved.get(key)
+        if hit is None:
+            hit = self._resolve(session, sender, tolist, roomid)
+            self.resolved.put(key, hit)
+        return hit
+
+    def _resolve(self, session: Session, sender: str, tolist: tuple[str, ...], roomid: str) -> Resolved:
         room_id = self.room(session, sender, tolist, roomid)
         kind = participant_kind(sender)
         employee_id = department_id = customer_id = None
