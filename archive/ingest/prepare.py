@@ -22,13 +22,14 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
 from archive.ingest.reader import RawLine, classify
 from archive.ingest.records import InvalidRecord, ParsedRecord
-from archive.kit.errors import InvalidInput
+from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
 from archive.runtime import Runtime
 from archive.store.crypto import Sealed
@@ -138,14 +139,20 @@ def _run(lines: list[RawLine]) -> list[Prepared]:
     return prepare_batch(rt, fmt, lines, max_depth)
 
 
+class WorkerDied(ServiceUnavailable):
+    """A worker process ended abruptly (killed, out of memory). The batches after the last commit are not
+    stored; rerunning the import resumes from its checkpoint."""
+
+
 class Preparer:
     """Prepares batches in order, in-process (`workers=0`) or in a forked pool with at most
-    `2 × workers` batches in flight (so memory stays bounded whatever the file size)."""
+    `2 × workers` batches in flight (so memory stays bounded whatever the file size). A worker that dies
+    fails the import with `WorkerDied` (a `multiprocessing.Pool` would have waited for its batch forever)."""
 
     def __init__(self, rt: Runtime, fmt: str, max_depth: int, workers: int) -> None:
         parser(fmt)  # an unknown format fails here, before any process starts
         self.rt, self.fmt, self.max_depth, self.workers = rt, fmt, max_depth, workers
-        self._pool: Pool | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Preparer:
         if self.workers > 0:
@@ -161,25 +168,37 @@ class Preparer:
             self.rt.analyzer  # noqa: B018
             jieba.initialize()
             gc.freeze()
-            ctx = multiprocessing.get_context("fork")
-            self._pool = ctx.Pool(self.workers, _init_worker, (self.rt, self.fmt, self.max_depth))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_init_worker,
+                initargs=(self.rt, self.fmt, self.max_depth),
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            import gc
+
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            gc.unfreeze()  # the importer may live on (the demo command serves the API afterwards)
 
     def map(self, batches: Iterable[list[RawLine]]) -> Iterator[list[Prepared]]:
         if self._pool is None:
             for lines in batches:
                 yield prepare_batch(self.rt, self.fmt, lines, self.max_depth)
             return
-        pending: deque[AsyncResult[list[Prepared]]] = deque()
-        for lines in batches:
-            pending.append(self._pool.apply_async(_run, (lines,)))
-            if len(pending) >= 2 * self.workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+        pending: deque[Future[list[Prepared]]] = deque()
+        try:
+            for lines in batches:
+                pending.append(self._pool.submit(_run, lines))
+                if len(pending) >= 2 * self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        except BrokenProcessPool:
+            raise WorkerDied(
+                "an ingest worker process died (killed or out of memory); batches after the last commit "
+                "were not stored: run the import again to resume from its checkpoint"
+            ) from None

@@ -108,3 +108,42 @@ def test_running_workers_follow_lexicon_edits(embedded_runtime: Runtime) -> None
             p for batch in preparer.map([[_line(n, "都是质量问题")] for n in range(2, 6)]) for p in batch
         ]
     assert [p.labels for p in after] == [["complaint"]] * 4
+
+
+def test_a_dead_worker_fails_the_import_and_a_rerun_completes_it(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-import (out of memory, say) must fail the import, not hang it; the rerun
+    resumes from the checkpoint and stores every message once."""
+    import os
+
+    from archive.ingest import prepare
+    from archive.ingest.prepare import WorkerDied
+
+    path = tmp_path / "gen.jsonl"
+    with path.open("wb") as fh:
+        generate(fh, 600, seed=8)
+    real = prepare.prepare_batch
+
+    def dying(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -> list[object]:
+        if lines[0].line_no > 300:
+            os._exit(9)  # in the forked worker: what the OOM killer leaves behind
+        return real(rt, fmt, lines, max_depth)  # type: ignore[return-value]
+
+    rt = make_runtime("embedded", tmp_path / "rt", request, ingest_workers=2, ingest_batch_size=50)
+    try:
+        monkeypatch.setattr(prepare, "prepare_batch", dying)
+        with pytest.raises(WorkerDied):
+            Importer(rt).import_file(path)
+        monkeypatch.setattr(prepare, "prepare_batch", real)
+        with rt.sessions() as session:
+            stored = set(session.execute(select(Message.source_msgid)).scalars())
+        assert 0 < len(stored) <= 300
+        summary = Importer(rt).import_file(path)
+        assert summary.resumed_from_line >= len(stored) - 100  # from the checkpoint, not the start
+        with rt.sessions() as session:
+            msgids = list(session.execute(select(Message.source_msgid)).scalars())
+        expected = {json.loads(line)["msgid"] for line in path.read_bytes().splitlines()}
+        assert len(msgids) == len(set(msgids)) == len(expected) and set(msgids) == expected
+    finally:
+        dispose_runtime(rt)
