@@ -65,8 +65,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert s.data_dir == tmp_path and s.search_backend == "opensearch"
 
 
-@pytest.mark.parametrize(("cpus", "expected"), [(None, 0), (1, 0), (2, 2), (3, 3), (16, 4)])
-def test_ingest_workers_default_to_one_per_cpu_up_to_four(
+@pytest.mark.parametrize(("cpus", "expected"), [(None, 0), (1, 0), (2, 1), (3, 2), (16, 2)])
+def test_ingest_workers_default_to_one_less_than_the_cpus_up_to_two(
     monkeypatch: pytest.MonkeyPatch, cpus: int | None, expected: int
 ) -> None:
     monkeypatch.setattr("archive.kit.settings.os.cpu_count", lambda: cpus)
