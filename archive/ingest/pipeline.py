@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archive.ingest.directory import DirectoryCache
 from archive.ingest.media import MediaStore
 from archive.ingest.models import MediaObject, QuarantineEntry
-from archive.ingest.prepare import Prepared, Preparer, parser, prepare_batch
+from archive.ingest.prepare import Prepared, Preparer, prepare_batch
 from archive.ingest.reader import RawLine, iter_lines
 from archive.ingest.records import ParsedRecord
 from archive.kit.ids import new_id
@@ -243,7 +243,6 @@ class Importer:
     ) -> list[RecordOutcome]:
         """Import a pushed batch (HTTP): one outcome per record, in order. quarantine=False (retries of
         quarantined entries) reports rejects without quarantining them again."""
-        parser(fmt)
         cache = DirectoryCache(source=fmt if fmt == "wecom" else "generic")
         summary = ImportSummary(file=label, format=fmt)
         batch = []
@@ -308,7 +307,7 @@ class Importer:
                         record_count=segment.count,
                     )
                 )
-            self._link_recalls(session, source, [p.rec for p in new if p.rec is not None], rows, summary)
+            self._link_recalls(session, source, [_rec(p) for p in new], rows, summary)
             session.flush()  # rooms, participants, segment: the message rows refer to them
             now = utcnow()
             bulk_insert(session.connection(), _MESSAGES, [r.values(now) for r in rows])

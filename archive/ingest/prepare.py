@@ -16,6 +16,7 @@ ignores Ctrl-C, which the parent handles."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -58,7 +59,6 @@ class Prepared:
     rec: ParsedRecord | None = None
     mid: str = ""
     sealed: Sealed | None = None
-    role: str | None = None  # the sender's role when the text goes to the scanners
     labels: list[str] = field(default_factory=list)
     findings: list[Any] = field(default_factory=list)  # archive.risk.analyzer.Finding
     tokens: tuple[str, ...] = ()
@@ -104,7 +104,6 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
             p.tokens = tuple(blind.doc_tokens(rec.text))
             if rec.action == "send":
                 role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
-                p.role = role
                 result = analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
                 if result.labels:
                     p.labels = sorted(result.labels)
@@ -160,8 +159,6 @@ class Preparer:
             # copy-on-write by the forks; gc.freeze() keeps the collector from writing to (and so copying)
             # their pages. Measured with two workers: 248 MB PSS for the three processes against 363 MB
             # when each worker loaded its own.
-            import gc
-
             import jieba
 
             jieba.setLogLevel(60)
@@ -178,8 +175,6 @@ class Preparer:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            import gc
-
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
             gc.unfreeze()  # the importer may live on (the demo command serves the API afterwards)
