@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archive.ingest.directory import DirectoryCache
 from archive.ingest.media import MediaStore
 from archive.ingest.models import MediaObject, QuarantineEntry
-from archive.ingest.prepare import Prepared, Preparer, prepare_batch
+from archive.ingest.prepare import Prepared, Preparer, complete, prepare_batch, stored_msgids
 from archive.ingest.reader import RawLine, iter_lines
 from archive.ingest.records import ParsedRecord
 from archive.kit.ids import new_id
@@ -437,21 +437,7 @@ class Importer:
 
     def _dedupe(self, session: Session, good: list[Prepared]) -> tuple[list[Prepared], list[Prepared]]:
         """Split into new and already-stored records; msgids are unique per source (channel)."""
-        by_source: dict[str, list[str]] = {}
-        for p in good:
-            r = _rec(p)
-            by_source.setdefault(r.source, []).append(r.msgid)
-        existing: set[tuple[str, str]] = set()
-        for source, msgids in by_source.items():
-            ids = list(set(msgids))
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                rows = session.execute(
-                    select(Message.source_msgid).where(
-                        Message.source == source, Message.source_msgid.in_(chunk)
-                    )
-                ).scalars()
-                existing.update((source, m) for m in rows)
+        existing = stored_msgids(session, [_rec(p) for p in good])
         new: list[Prepared] = []
         dup: list[Prepared] = []
         for p in good:
@@ -473,7 +459,10 @@ class Importer:
     ) -> NewMessage:
         """The row of a new message, its ciphertext appended to the segment."""
         rec = _rec(p)
-        assert p.sealed is not None, "a prepared record is sealed"
+        if p.sealed is None:  # the prepare stage found it stored, and it is gone (purged) by now
+            self.rt.refresh_lexicon()
+            complete(self.rt, p)
+        assert p.sealed is not None
         who = cache.resolve(session, rec.sender, rec.tolist, rec.roomid)
         mid, sealed = p.mid, p.sealed
         ref = segment.append(sealed.blob)

@@ -28,12 +28,16 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from archive.ingest.reader import RawLine, classify
 from archive.ingest.records import InvalidRecord, ParsedRecord
 from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
 from archive.runtime import Runtime
 from archive.store.crypto import Sealed
+from archive.store.models import Message
 
 FORMATS = ("wecom", "generic")
 
@@ -69,12 +73,11 @@ class Prepared:
 
 
 def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -> list[Prepared]:
-    from archive.ingest.directory import participant_kind
-    from archive.risk.conversation import signals_of
-
+    """Decode and parse each line, then seal, scan and index the records that are not stored yet (a
+    re-delivered file costs a parse and one query per batch, not the whole work). The writer checks
+    duplicates again, authoritatively, and completes a record that was stored here but is not there."""
     rt.refresh_lexicon()  # an admin's lexicon change applies from the next batch, without restart
     parse = parser(fmt)
-    analyzer, envelope, blind = rt.analyzer, rt.envelope, rt.blind
     out: list[Prepared] = []
     for line in lines:
         if line.obj is None and line.error is None:
@@ -85,7 +88,7 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
             )
             continue
         try:
-            rec = parse(line.obj)
+            out.append(Prepared(line.line_no, line.offset_end, parse(line.obj)))
         except InvalidRecord as exc:
             msgid = line.obj.get("msgid")
             out.append(
@@ -97,21 +100,55 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
                     raw=line.raw,
                 )
             )
-            continue
-        mid = new_id()
-        p = Prepared(line.line_no, line.offset_end, rec, mid, envelope.seal(mid, rec.canonical))
-        if rec.text:
-            p.tokens = tuple(blind.doc_tokens(rec.text))
-            if rec.action == "send":
-                role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
-                result = analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
-                if result.labels:
-                    p.labels = sorted(result.labels)
-                if result.findings:
-                    p.findings = list(result.findings)
-                p.signals = signals_of(rec.text, role, 0)
-        out.append(p)
+    records = [p for p in out if p.rec is not None]
+    if records:
+        with rt.sessions() as session:
+            stored = stored_msgids(session, [p.rec for p in records if p.rec is not None])
+        for p in records:
+            assert p.rec is not None
+            if (p.rec.source, p.rec.msgid) not in stored:
+                complete(rt, p)
     return out
+
+
+def complete(rt: Runtime, p: Prepared) -> None:
+    """Seal, blind-index and scan a parsed record: everything a new message needs before it is written."""
+    from archive.ingest.directory import participant_kind
+    from archive.risk.conversation import signals_of
+
+    rec = p.rec
+    assert rec is not None, "a reject has no record"
+    p.mid = new_id()
+    p.sealed = rt.envelope.seal(p.mid, rec.canonical)
+    if not rec.text:
+        return
+    p.tokens = tuple(rt.blind.doc_tokens(rec.text))
+    if rec.action == "send":
+        role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
+        result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
+        if result.labels:
+            p.labels = sorted(result.labels)
+        if result.findings:
+            p.findings = list(result.findings)
+        p.signals = signals_of(rec.text, role, 0)
+
+
+def stored_msgids(session: Session, recs: Iterable[ParsedRecord]) -> set[tuple[str, str]]:
+    """The (source, msgid) pairs of `recs` already in the archive; msgids are unique per source."""
+    by_source: dict[str, set[str]] = {}
+    for r in recs:
+        by_source.setdefault(r.source, set()).add(r.msgid)
+    found: set[tuple[str, str]] = set()
+    for source, msgids in by_source.items():
+        ids = sorted(msgids)
+        for i in range(0, len(ids), 500):
+            rows = session.execute(
+                select(Message.source_msgid).where(
+                    Message.source == source, Message.source_msgid.in_(ids[i : i + 500])
+                )
+            ).scalars()
+            found.update((source, m) for m in rows)
+    return found
 
 
 # -- worker processes ---------------------------------------------------------------------------------

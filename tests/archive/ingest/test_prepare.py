@@ -147,3 +147,44 @@ def test_a_dead_worker_fails_the_import_and_a_rerun_completes_it(
         assert len(msgids) == len(set(msgids)) == len(expected) and set(msgids) == expected
     finally:
         dispose_runtime(rt)
+
+
+def test_stored_records_are_not_sealed_or_scanned_again(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive.store.crypto import Envelope
+
+    rt = make_runtime("embedded", tmp_path / "rt", request, ingest_workers=0)
+    try:
+        first = Importer(rt).import_file(SAMPLE)
+        seals: list[str] = []
+        real = Envelope.seal
+        monkeypatch.setattr(
+            Envelope, "seal", lambda self, rid, data: seals.append(rid) or real(self, rid, data)
+        )
+        again = Importer(rt).import_file(SAMPLE, restart=True)
+        assert again.duplicates == first.imported + first.duplicates and again.imported == 0
+        assert seals == []
+    finally:
+        dispose_runtime(rt)
+
+
+def test_a_record_the_prepare_stage_took_for_stored_is_completed_by_the_writer(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored when the batch was prepared, gone (purged) when it is written: the writer seals and scans it
+    itself, and the archive is the one a plain import gives."""
+    from archive.ingest import prepare
+
+    path = _mixed_file(tmp_path)
+    plain = make_runtime("embedded", tmp_path / "plain", request, ingest_workers=0)
+    raced = make_runtime("embedded", tmp_path / "raced", request, ingest_workers=0)
+    try:
+        expected = _outcome(plain, path)
+        monkeypatch.setattr(
+            prepare, "stored_msgids", lambda session, recs: {(r.source, r.msgid) for r in recs}
+        )
+        assert _outcome(raced, path) == expected
+    finally:
+        dispose_runtime(plain)
+        dispose_runtime(raced)
