@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,22 @@ def test_a_record_the_prepare_stage_took_for_stored_is_completed_by_the_writer(
     finally:
         dispose_runtime(plain)
         dispose_runtime(raced)
+
+
+def test_the_pool_reads_at_most_two_batches_per_worker_ahead(embedded_runtime: Runtime) -> None:
+    """Memory stays bounded whatever the file size: the reader is not drained into the pool's queue."""
+    pulled = 0
+
+    def batches() -> Iterator[list[RawLine]]:
+        nonlocal pulled
+        for n in range(40):
+            pulled += 1
+            yield [_line(n, "您好，资料已收到")]
+
+    with Preparer(embedded_runtime, "wecom", 32, workers=2) as preparer:
+        got = 0
+        for batch in preparer.map(batches()):
+            got += 1
+            assert pulled - got <= 2 * 2, (pulled, got)
+            assert batch[0].rec is not None
+    assert got == pulled == 40
