@@ -201,6 +201,10 @@ class Preparer:
             jieba.setLogLevel(60)
             self.rt.analyzer  # noqa: B018
             jieba.initialize()
+            # The keys too: a worker that loaded the keyring itself could meet a fresh data directory and
+            # create one of its own.
+            self.rt.envelope  # noqa: B018
+            self.rt.blind  # noqa: B018
             gc.freeze()
             self._pool = ProcessPoolExecutor(
                 self.workers,

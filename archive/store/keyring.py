@@ -100,8 +100,25 @@ class Keyring:
 
     @classmethod
     def load_or_create(cls, path: Path) -> Keyring:
+        """The keyring at `path`, generated on first use. Two processes starting at once agree on one
+        keyring: each writes its own to a private temporary file and hard-links it into place, which fails
+        if the other got there first; the loser loads the winner's (a keyring replaced after records were
+        sealed with it would lose them)."""
         if path.exists():
             return cls.load(path)
         ring = cls.generate(path)
-        ring.save(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(ring.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return cls.load(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return ring

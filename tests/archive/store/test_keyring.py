@@ -37,3 +37,31 @@ def test_malformed_keyring_is_refused(tmp_path: Path, content: str) -> None:
 def test_unknown_key_id_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         Keyring.generate().kek("nope")
+
+
+def _load_or_create(path: str, start: object, out: object) -> None:
+    start.wait()  # type: ignore[attr-defined]
+    ring = Keyring.load_or_create(Path(path))
+    out.put((ring.active, ring.keys[ring.active], ring.index_key))  # type: ignore[attr-defined]
+
+
+def test_processes_creating_the_keyring_at_once_agree_on_one(tmp_path: Path) -> None:
+    """Eight processes meeting a fresh data directory together (the importer's workers did): one keyring
+    wins, every process uses it, and no temporary file is left behind."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    path = tmp_path / "data" / "keyring.json"
+    for _ in range(5):
+        path.unlink(missing_ok=True)
+        start, out = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_load_or_create, args=(str(path), start, out)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        got = {out.get(timeout=30) for _ in procs}
+        for p in procs:
+            p.join(timeout=30)
+            assert p.exitcode == 0
+        on_disk = Keyring.load(path)
+        assert got == {(on_disk.active, on_disk.keys[on_disk.active], on_disk.index_key)}
+        assert sorted(x.name for x in path.parent.iterdir()) == ["keyring.json"]
