@@ -7,6 +7,7 @@ never rotated in place: changing it means `chatvault reindex`."""
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import secrets
@@ -119,6 +120,10 @@ class Keyring:
                 os.link(tmp, path)
             except FileExistsError:
                 return cls.load(path)
+            except OSError as exc:  # a filesystem without hard links: plain rename, last writer wins
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         return ring
