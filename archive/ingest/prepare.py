@@ -79,6 +79,7 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
     rt.refresh_lexicon()  # an admin's lexicon change applies from the next batch, without restart
     parse = parser(fmt)
     out: list[Prepared] = []
+    parsed: list[tuple[Prepared, ParsedRecord]] = []
     for line in lines:
         if line.obj is None and line.error is None:
             line = classify(line, max_depth)
@@ -88,7 +89,7 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
             )
             continue
         try:
-            out.append(Prepared(line.line_no, line.offset_end, parse(line.obj)))
+            rec = parse(line.obj)
         except InvalidRecord as exc:
             msgid = line.obj.get("msgid")
             out.append(
@@ -100,13 +101,15 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
                     raw=line.raw,
                 )
             )
-    records = [p for p in out if p.rec is not None]
-    if records:
+            continue
+        p = Prepared(line.line_no, line.offset_end, rec)
+        out.append(p)
+        parsed.append((p, rec))
+    if parsed:
         with rt.sessions() as session:
-            stored = stored_msgids(session, [p.rec for p in records if p.rec is not None])
-        for p in records:
-            assert p.rec is not None
-            if (p.rec.source, p.rec.msgid) not in stored:
+            stored = stored_msgids(session, [rec for _, rec in parsed])
+        for p, rec in parsed:
+            if (rec.source, rec.msgid) not in stored:
                 complete(rt, p)
     return out
 

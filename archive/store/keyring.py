@@ -66,16 +66,24 @@ class Keyring:
         target = path or self.path
         if target is None:
             raise ConfigurationError("keyring has no path to save to")
+        tmp = self._write_temp(target)
+        try:
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        os.chmod(target, 0o600)
+        self.path = target
+
+    def _write_temp(self, target: Path) -> Path:
+        """The keyring in a private (0600), fsynced temporary file of its own beside `target`."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(self.to_json())
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        os.chmod(target, 0o600)
-        self.path = target
+        return tmp
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
@@ -108,14 +116,8 @@ class Keyring:
         if path.exists():
             return cls.load(path)
         ring = cls.generate(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = ring._write_temp(path)
         try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(ring.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
             try:
                 os.link(tmp, path)
             except FileExistsError:
