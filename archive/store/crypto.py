@@ -26,6 +26,9 @@ class Sealed:
     key_id: str
     sha256: str  # of the plaintext
 
+    def __reduce__(self) -> tuple[type[Sealed], tuple[bytes, bytes, str, str]]:
+        return Sealed, (self.blob, self.wrapped_key, self.key_id, self.sha256)  # see ParsedRecord.__reduce__
+
 
 def _wrap_aad(record_id: str, key_id: str) -> bytes:
     return f"chatvault-dek\x00{record_id}\x00{key_id}".encode()

@@ -4,6 +4,7 @@ runs in the importing process or in worker processes, and workers follow lexicon
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,3 +209,26 @@ def test_the_pool_reads_at_most_two_batches_per_worker_ahead(embedded_runtime: R
             assert pulled - got <= 2 * 2, (pulled, got)
             assert batch[0].rec is not None
     assert got == pulled == 40
+
+
+def test_prepared_batches_cross_processes_unchanged(tmp_path: Path, embedded_runtime: Runtime) -> None:
+    """Prepared lines, their records and sealed blobs pickle by position (cheaper for the importer to
+    load); every field must survive, for records with findings, media and signals and for rejects."""
+    from archive.ingest.prepare import prepare_batch
+    from archive.ingest.reader import iter_lines
+
+    path = _mixed_file(tmp_path)
+    with path.open("rb") as fp:
+        lines = list(iter_lines(fp, max_line_bytes=1 << 20, max_depth=64, decode=False))
+    batch = prepare_batch(embedded_runtime, "wecom", lines, 64)
+    again = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again == batch
+    assert [type(p.rec) for p in again] == [type(p.rec) for p in batch]
+    kinds = {
+        "reject": any(p.reason and p.raw for p in again),
+        "findings": any(p.findings for p in again),
+        "media": any(p.rec and p.rec.media for p in again),
+        "signals": any(p.signals is not None for p in again),
+        "sealed": all(p.sealed is not None for p in again if p.rec is not None),
+    }
+    assert all(kinds.values()), kinds
