@@ -22,7 +22,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.ingest.directory import DirectoryCache
-from archive.ingest.media import MediaStore
+from archive.ingest.media import MediaStore, NewMedia
 from archive.ingest.models import MediaObject, QuarantineEntry
 from archive.ingest.prepare import Prepared, Preparer, complete, prepare_batch, stored_msgids
 from archive.ingest.reader import RawLine, iter_lines
@@ -151,6 +151,7 @@ _fields_of = attrgetter(*_FIELDS)
 
 
 _MESSAGES = cast(Table, Message.__table__)
+_MEDIA = cast(Table, MediaObject.__table__)
 _MARK_RECALLED = (
     update(_MESSAGES)
     .where(_MESSAGES.c.id == bindparam("b_id"), _MESSAGES.c.recalled.is_(False))
@@ -164,7 +165,7 @@ class Importer:
         self.settings = runtime.settings
         self.media_dir: Path | None = None
         self.media = MediaStore(runtime.blobs, runtime.envelope)
-        self._pending_media: list[MediaObject] = []
+        self._pending_media: list[NewMedia] = []
         self._pending_findings: list[tuple[NewMessage, list[Any]]] = []
         self._pending_conversation: list[tuple[NewMessage, tuple[str, ...], Any]] = []
         # conversation windows of recently active rooms (bounded; an evicted window is reloaded from
@@ -311,7 +312,7 @@ class Importer:
             session.flush()  # rooms, participants, segment: the message rows refer to them
             now = utcnow()
             bulk_insert(session.connection(), _MESSAGES, [r.values(now) for r in rows])
-            session.add_all(self._pending_media)
+            bulk_insert(session.connection(), _MEDIA, [m.values(now) for m in self._pending_media])
             summary.alerts += self._raise_alerts(session)
             outbox_id = None
             indexed_now = bool(rows) and index_in_transaction(self.rt, session, rows, tokens)

@@ -77,7 +77,8 @@ def index_in_transaction(
     rt: Runtime, session: Session, rows: Sequence[IndexedFields], tokens: dict[str, tuple[str, ...]]
 ) -> bool:
     """When the search index lives in the archive's own database (the `sql` backend on the same engine),
-    write the batch's documents in the batch's transaction: the index can then never lag behind or run
+    write the batch's documents (new messages: their ids were minted in this transaction) in the batch's
+    transaction: the index can then never lag behind or run
     ahead of the archive, and no outbox round trip is needed. Returns False for other backends, whose
     documents go through the outbox and `push_committed` after the commit."""
     from archive.search.sql_backend import SqlBackend
@@ -85,7 +86,7 @@ def index_in_transaction(
     backend = rt.search
     if not isinstance(backend, SqlBackend) or backend.engine is not rt.engine:
         return False
-    backend.index_in(session.connection(), [with_tokens(m, tokens.get(m.id, ())) for m in rows])
+    backend.index_in(session.connection(), [with_tokens(m, tokens.get(m.id, ())) for m in rows], fresh=True)
     return True
 
 

@@ -51,7 +51,6 @@ from archive.search.backend import (
     SearchUnavailable,
 )
 from archive.search.models import FTS_TABLE, SearchDocRow
-from archive.store.db import bulk_insert
 
 CHUNK = 500  # ids per IN list
 TOKEN_HEX = 16
@@ -73,18 +72,21 @@ _FTS_DDL = (
 )
 _FTS_REBUILD = "INSERT INTO search_index_fts(search_index_fts) VALUES ('rebuild')"
 _FTS_DELETE_ALL = "INSERT INTO search_index_fts(search_index_fts) VALUES ('delete-all')"
-# In docno order: FTS5 flushes its pending terms to a new segment whenever a rowid is lower than the one
-# before it, so an unordered insert of 500 documents wrote dozens of tiny segments and merged them (3.5x
-# the cost of the ordered insert, measured on 20 k imported messages).
-_FTS_ADD = (
-    "INSERT INTO search_index_fts(rowid, tokens) "
-    "SELECT docno, tokens FROM search_index WHERE id IN :ids ORDER BY docno"
-)
 _FTS_FORGET = (
     "INSERT INTO search_index_fts(search_index_fts, rowid, tokens) "
     "SELECT 'delete', docno, tokens FROM search_index WHERE id IN :ids ORDER BY docno"
 )
+_SQLITE_COLUMNS = (
+    "docno, id, msgtime_ms, room_id, sender, msgtype, employee_id, customer_id, department_id, "
+    "risk_labels, recalled, tokens"
+)
+_INSERT_SQLITE = f"INSERT INTO search_index ({_SQLITE_COLUMNS}) VALUES ({', '.join('?' * 12)})"  # noqa: S608
+# Fed in docno order: FTS5 flushes its pending terms to a new segment whenever a rowid is lower than the
+# one before it, so an unordered insert of 500 documents wrote dozens of tiny segments and merged them
+# (3.5x the cost of the ordered insert, measured on 20 k imported messages).
+_FTS_INSERT = "INSERT INTO search_index_fts(rowid, tokens) VALUES (?, ?)"
 assert T.name == "search_index" and FTS_TABLE == "search_index_fts"  # the SQL above names them
+assert {c.name for c in T.columns} == set(_SQLITE_COLUMNS.split(", "))
 
 
 def _canonical(token: str) -> str:
@@ -203,20 +205,22 @@ class SqlBackend:
         with self._conn(write=True) as conn:
             self._write(conn, docs)
 
-    def index_in(self, conn: Connection, docs: Sequence[SearchDoc]) -> None:
+    def index_in(self, conn: Connection, docs: Sequence[SearchDoc], *, fresh: bool = False) -> None:
         """`index` inside the caller's transaction on this backend's database (the importer's batch), so
-        the index commits, or rolls back, with the rows it describes. Errors propagate unconverted."""
+        the index commits, or rolls back, with the rows it describes. `fresh`: the ids were minted in this
+        transaction, so there is nothing to replace (the importer's new messages). Errors propagate
+        unconverted."""
         if not self._ready:
             self.ensure_ready()
-        self._write(conn, docs)
+        self._write(conn, docs, fresh=fresh)
 
-    def _write(self, conn: Connection, docs: Sequence[SearchDoc]) -> None:
+    def _write(self, conn: Connection, docs: Sequence[SearchDoc], *, fresh: bool = False) -> None:
         latest = {d.id: d for d in docs}  # the last version of an id in the batch wins
         if not latest:
             return
         ids = sorted(latest)  # one lock order for concurrent writers
-        rows = [self._row(latest[i]) for i in ids]
         if self.dialect == "postgresql":
+            rows = [self._row(latest[i]) for i in ids]
             stmt = postgresql.insert(T)
             cols = [c.name for c in T.columns if c.name not in {"docno", "id"}]
             conn.execute(
@@ -224,13 +228,33 @@ class SqlBackend:
                 rows,
             )
             return
-        for part in _chunks(ids):
-            self._erase_sqlite(conn, part)
-        for row, docno in zip(rows, _assign_docnos(conn, rows), strict=True):
-            row["docno"] = docno
-        bulk_insert(conn, T, rows)
-        for part in _chunks(ids):
-            conn.execute(_ids_param(_FTS_ADD), {"ids": part})
+        if not fresh:
+            for part in _chunks(ids):
+                self._erase_sqlite(conn, part)
+        ordered = [latest[i] for i in ids]
+        docnos = _assign_docnos(conn, [(d.msgtime_ms, d.id) for d in ordered])
+        # Plain tuples through the driver, in docno order: the table's rowid b-tree is appended to, and
+        # FTS5 gets ascending rowids (see _FTS_INSERT). Building dicts for a Core insert and reading the
+        # tokens back with INSERT … SELECT cost as much as FTS5's own indexing.
+        params = sorted(
+            (
+                docno,
+                d.id,
+                d.msgtime_ms,
+                d.room_id,
+                d.sender,
+                d.msgtype,
+                d.employee_id,
+                d.customer_id,
+                d.department_id,
+                _labels(d.risk_labels),
+                int(d.recalled),
+                _token_text(d.tokens),
+            )
+            for docno, d in zip(docnos, ordered, strict=True)
+        )
+        conn.exec_driver_sql(_INSERT_SQLITE, params)
+        conn.exec_driver_sql(_FTS_INSERT, [(p[0], p[-1]) for p in params])
 
     @staticmethod
     def _erase_sqlite(conn: Connection, ids: list[str]) -> None:
@@ -352,15 +376,14 @@ def _docno_ceiling(ms: int) -> int:
     return min(ms, MAX_MSGTIME_MS) << SLOT_BITS | SLOT_MASK if ms >= 0 else -1
 
 
-def _assign_docnos(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """SQLite docnos for new rows: the message time in the high bits (so FTS5's rowid order is time
-    order) and a slot from a hash of the id, moved to the first free slot on a collision."""
+def _assign_docnos(conn: Connection, docs: list[tuple[int, str]]) -> list[int]:
+    """SQLite docnos for new (msgtime_ms, id) rows: the message time in the high bits (so FTS5's rowid
+    order is time order) and a slot from a hash of the id, moved to the first free slot on a collision."""
     wanted: list[int] = []
-    for row in rows:
-        ms = row["msgtime_ms"]
+    for ms, doc_id in docs:
         if not 0 <= ms <= MAX_MSGTIME_MS:
             raise InvalidInput("message time out of range for the search index")
-        wanted.append(ms << SLOT_BITS | (zlib.crc32(row["id"].encode()) & SLOT_MASK))
+        wanted.append(ms << SLOT_BITS | (zlib.crc32(doc_id.encode()) & SLOT_MASK))
     taken: set[int] = set()
     for part in _chunks(wanted, DOCNO_IN):
         taken.update(conn.execute(select(T.c.docno).where(T.c.docno.in_(part))).scalars())

@@ -569,3 +569,22 @@ def test_opensearch_index_gets_the_configured_refresh_interval(opensearch_url: s
         assert b._refresh_setting() == "2s"
     finally:
         b.clear()
+
+
+def test_sqlite_index_in_fresh_commits_and_rolls_back_with_the_batch(tmp_path: Path) -> None:
+    """The importer's path: new ids written in its transaction without the replace step. A rolled-back
+    batch leaves neither rows nor FTS terms; a committed one is searchable and FTS5 stays consistent."""
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    b = SqlBackend(engine)
+    rng = random.Random(5)
+    docs = [make_doc(i, f"第{i}条 退款到支付宝", rng) for i in range(40)]
+    with engine.connect() as conn:
+        b.index_in(conn, docs[:20], fresh=True)
+        conn.rollback()
+    assert ids(everything(b, BLIND.query_tokens("退款"), SearchFilters())) == set()
+    with engine.begin() as conn:
+        b.index_in(conn, docs, fresh=True)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO search_index_fts(search_index_fts) VALUES ('integrity-check')")
+    assert ids(everything(b, BLIND.query_tokens("退款"), SearchFilters())) == {d.id for d in docs}
+    engine.dispose()
