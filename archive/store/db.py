@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, MetaData, Table, create_engine, event, insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event, insert
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -72,10 +74,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    dialect = conn.dialect
-    names = [c.name for c in table.columns]
-    procs = [(i, c.type.dialect_impl(dialect).bind_processor(dialect)) for i, c in enumerate(table.columns)]
-    convert = [(i, proc) for i, proc in procs if proc is not None]
+    names, convert = _sqlite_binds(conn.dialect, table)
     values = itemgetter(*names)
     params = []
     for row in rows:
@@ -85,6 +84,40 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         params.append(tuple(param))
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608  # names from our metadata
     conn.exec_driver_sql(sql, params)
+
+
+_SQLITE_DATETIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+
+
+@lru_cache(maxsize=64)
+def _sqlite_binds(dialect: Dialect, table: Table) -> tuple[list[str], list[tuple[int, Callable[[Any], Any]]]]:
+    """The column names of `table` and the bind processors of the columns that have one. DateTime columns
+    in SQLAlchemy's default SQLite format get `datetime.isoformat` (C) instead of the dialect's
+    %-formatting of a dict (≈ 2 µs a value, three or four per imported message); the stored text is the
+    same (tested against the dialect's processor)."""
+    names = [c.name for c in table.columns]
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, c in enumerate(table.columns):
+        impl = c.type.dialect_impl(dialect)
+        proc = impl.bind_processor(dialect)
+        if proc is None:
+            continue
+        if isinstance(impl, DateTime) and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME_FORMAT:
+            convert.append((i, _fast_datetime(proc)))
+        else:
+            convert.append((i, proc))
+    return names, convert
+
+
+def _fast_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any) -> Any:
+        if type(value) is datetime:  # not a subclass or a date: those take the dialect's own path
+            return value.isoformat(" ", "microseconds")[:26]  # the offset of an aware value is dropped
+        return fallback(value)
+
+    return process
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

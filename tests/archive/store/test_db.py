@@ -3,8 +3,10 @@ executemany with the columns' bind processors; PostgreSQL's COPY)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,3 +41,28 @@ def test_bulk_insert_stores_what_a_core_insert_stores(db: sessionmaker[Session])
         raw = lambda name: conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").all()  # noqa: E731
         assert raw("t_bulk") == raw("t_core")  # the same stored form, not only the same values read back
         s.rollback()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.one_of(
+        st.none(),
+        st.dates(),
+        st.datetimes(),
+        st.datetimes(timezones=st.timezones()),
+    )
+)
+def test_the_fast_sqlite_datetime_binding_equals_the_dialects(value: date | datetime | None) -> None:
+    """bulk_insert formats SQLite DateTime values with isoformat; the stored text must be the dialect's."""
+    from sqlalchemy.dialects import sqlite
+
+    from archive.store.db import _sqlite_binds
+
+    dialect = sqlite.dialect()
+    table = Table("t", MetaData(), Column("at", DateTime(timezone=True)), Column("naive", DateTime()))
+    _, convert = _sqlite_binds(dialect, table)
+    assert [i for i, _ in convert] == [0, 1]
+    for i, fast in convert:
+        assert fast.__qualname__.startswith("_fast_datetime"), "the fast path is in use"
+        expected = table.columns[i].type.dialect_impl(dialect).bind_processor(dialect)(value)  # type: ignore[misc]
+        assert fast(value) == expected
