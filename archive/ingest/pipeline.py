@@ -166,6 +166,7 @@ class Importer:
         self.media_dir: Path | None = None
         self.media = MediaStore(runtime.blobs, runtime.envelope)
         self._pending_media: list[NewMedia] = []
+        self._pending_consent: list[tuple[str, str, int]] = []
         self._pending_findings: list[tuple[NewMessage, list[Any]]] = []
         self._pending_conversation: list[tuple[NewMessage, tuple[str, ...], Any]] = []
         # conversation windows of recently active rooms (bounded; an evicted window is reloaded from
@@ -284,6 +285,7 @@ class Importer:
             with session.no_autoflush:  # one flush per batch, not one per lookup
                 segment = SegmentWriter(self.rt.blobs)
                 self._pending_media = []
+                self._pending_consent = []
                 self._pending_findings = []
                 self._pending_conversation = []
                 rows: list[NewMessage] = []
@@ -295,6 +297,7 @@ class Importer:
                     tokens[row.id] = p.tokens
                     if p.signals is not None:
                         scanned.append((row, p.signals))
+                self._consents(session, cache)
                 for p in rejects if quarantine else ():
                     self._quarantine(session, p, source, file_label, segment, summary)
                 self._conversations(session, scanned)
@@ -469,7 +472,7 @@ class Importer:
         ref = segment.append(sealed.blob)
         summary.risk_flagged += bool(p.labels)
         if rec.consent is not None:
-            self._consent(session, cache, rec.consent)
+            self._pending_consent.append(rec.consent)
         summary.imported += 1
         summary.by_msgtype[rec.msgtype] += 1
         if not rec.known_type:
@@ -505,13 +508,20 @@ class Importer:
             summary.media[msg.media_status] += 1
         return msg
 
-    def _consent(self, session: Session, cache: DirectoryCache, consent: tuple[str, str, int]) -> None:
-        external, state, at_ms = consent
-        cid = cache.customer(session, external)
-        row = session.get(Customer, cid)
-        at = from_millis(at_ms)
-        if row is not None and (row.consent_at is None or row.consent_at.replace(tzinfo=at.tzinfo) <= at):
-            row.consent_state, row.consent_at = state, at
+    def _consents(self, session: Session, cache: DirectoryCache) -> None:
+        """Apply the batch's agree/disagree records to their customers, in file order (the latest consent
+        time wins): one query for the customers, not one per record."""
+        consents, self._pending_consent = self._pending_consent, []
+        ids = [cache.customer(session, external) for external, _, _ in consents]
+        rows: dict[int, Customer] = {}
+        for i in range(0, len(ids), 500):
+            found = session.execute(select(Customer).where(Customer.id.in_(set(ids[i : i + 500])))).scalars()
+            rows.update((row.id, row) for row in found)
+        for cid, (_, state, at_ms) in zip(ids, consents, strict=True):
+            row = rows.get(cid)
+            at = from_millis(at_ms)
+            if row is not None and (row.consent_at is None or row.consent_at.replace(tzinfo=at.tzinfo) <= at):
+                row.consent_state, row.consent_at = state, at
 
     def _link_recalls(
         self,

@@ -347,3 +347,33 @@ def test_import_gives_postgresql_statistics_for_its_key_lookups(production_runti
         assert {"alerts", "messages", "room_risk_state"} <= set(analysed)
         reltuples = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'messages'")
         assert reltuples.scalar_one() > 0
+
+
+def test_consents_in_one_batch_apply_in_time_order(embedded_runtime: Runtime, tmp_path: Path) -> None:
+    """Several agree/disagree records of the same and of different customers in one batch (one query
+    for their customers): for each customer the decision with the latest time wins, whatever the order."""
+    t0 = 1715000000000
+
+    def consent(n: int, who: str, state: str, at: int) -> bytes:
+        rec = {"msgid": f"c{n}", "action": "send", "from": who, "tolist": ["zhoumin"], "roomid": ""}
+        rec |= {"msgtime": at, "msgtype": state, state: {"userid": who, "time": at}}
+        return json.dumps(rec).encode()
+
+    path = tmp_path / "consents.jsonl"
+    lines = [
+        consent(1, "wmA1", "agree", t0 + 5000),
+        consent(2, "wmA1", "disagree", t0 + 1000),  # older: ignored
+        consent(3, "wmB2", "agree", t0 + 1000),
+        consent(4, "wmB2", "disagree", t0 + 9000),  # newer: wins
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    _import(embedded_runtime, path)
+    with embedded_runtime.sessions() as session:
+        got = {
+            c.external_id: (c.consent_state, int(aware(c.consent_at).timestamp() * 1000))
+            for c in session.execute(select(Customer).where(Customer.external_id.in_(["wmA1", "wmB2"])))
+            .scalars()
+            .all()
+            if c.consent_at is not None
+        }
+    assert got == {"wmA1": ("agree", t0 + 5000), "wmB2": ("disagree", t0 + 9000)}
