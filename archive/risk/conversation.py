@@ -250,11 +250,22 @@ def _cross(win: Sequence[MessageSignals]) -> list[tuple[str, str, list[int]]]:
     return out
 
 
+def _silent(m: MessageSignals) -> bool:
+    return not m.signals and m.digits is None
+
+
 def advance(state: ConversationState, signals: MessageSignals) -> list[tuple[str, str, list[int]]]:
     """Add one message to the room's window; return the cross-message patterns that newly fire, each
     with the indexes of the messages that contributed."""
-    state.window.append(signals)
-    if not state.fired and not any(m.signals or m.digits is not None for m in state.window):
+    window = state.window
+    evicted = window[0] if len(window) == window.maxlen else None
+    window.append(signals)
+    if _silent(signals) and (evicted is None or _silent(evicted)):
+        # Every pattern's messages carry a signal or a digit fragment, and the last message must for the
+        # two that look at it: the window's signal-bearing messages are those the previous call saw, so
+        # the same patterns match with the same keys, all fired already (most chat messages end here).
+        return []
+    if not state.fired and not any(m.signals or m.digits is not None for m in window):
         return []  # every pattern needs a signal or a digit fragment in the window
     fresh = []
     for category, rule, idxs in _cross(list(state.window)):

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from archive.risk.analyzer import Analyzer
-from archive.risk.conversation import ConversationState, advance, score_conversation, signals_of
+from archive.risk.conversation import (
+    SIGNALS,
+    ConversationState,
+    MessageSignals,
+    _cross,
+    advance,
+    score_conversation,
+    signals_of,
+)
 from archive.risk.detectors import luhn_ok
 
 A = Analyzer.default()
@@ -120,3 +131,44 @@ def test_appreciation_then_a_cut_per_unit() -> None:
     assert "bribery" in labels(msgs)
     price = [("感谢您一直以来的支持，我们都记着", "employee"), ("这批货每吨报价3200元", "employee")]
     assert "bribery" not in labels(price)
+
+
+def _advance_always(state: ConversationState, signals: MessageSignals) -> list[tuple[str, str, list[int]]]:
+    """`advance` without its shortcuts: every window evaluated in full (the reference)."""
+    state.window.append(signals)
+    fresh = []
+    for category, rule, idxs in _cross(list(state.window)):
+        key = f"{rule}:{min(idxs)}"
+        if key not in state.fired:
+            state.fired.add(key)
+            fresh.append((category, rule, idxs))
+    live = {m.index for m in state.window}
+    state.fired = {k for k in state.fired if int(k.rsplit(":", 1)[1]) in live}
+    return fresh
+
+
+_SIGNAL = st.sampled_from([*sorted(SIGNALS), "animal", "bare_code", "phone"])
+_MESSAGE = st.tuples(
+    st.sampled_from(["employee", "customer", None]),
+    st.one_of(st.just(frozenset()), st.frozensets(_SIGNAL, max_size=3)),
+    st.sampled_from([None, None, None, "6222", "0212", "34567890", "1234567890123", "110105194912310021"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(messages=st.lists(_MESSAGE, max_size=40), restore_at=st.integers(0, 40))
+def test_advance_shortcuts_change_nothing(
+    messages: list[tuple[str | None, frozenset[str], str | None]], restore_at: int
+) -> None:
+    """Skipping windows whose signal-bearing messages are unchanged (a silent message in, a silent one
+    out) gives the same findings and fired keys as evaluating every window, also across a reload from
+    the stored form (which drops digit fragments)."""
+    fast, full = ConversationState(), ConversationState()
+    for i, (role, sigs, digits) in enumerate(messages):
+        if i == restore_at:
+            fast = ConversationState.from_json(fast.to_json())
+            full = ConversationState.from_json(full.to_json())
+        assert advance(fast, MessageSignals(i, role, sigs, digits)) == _advance_always(
+            full, MessageSignals(i, role, sigs, digits)
+        )
+        assert fast.fired == full.fired
