@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -25,7 +24,7 @@ from archive.ingest.directory import DirectoryCache
 from archive.ingest.media import MediaStore, NewMedia
 from archive.ingest.models import MediaObject, QuarantineEntry
 from archive.ingest.prepare import Prepared, Preparer, complete, prepare_batch, stored_msgids
-from archive.ingest.reader import RawLine, iter_lines
+from archive.ingest.reader import RawLine, line_ranges
 from archive.ingest.records import ParsedRecord
 from archive.kit.ids import new_id
 from archive.kit.lru import LRU
@@ -99,11 +98,6 @@ def source_key(fmt: str, fp: BinaryIO) -> str:
 def _rec(p: Prepared) -> ParsedRecord:
     assert p.rec is not None, "a reject has no record"
     return p.rec
-
-
-def _batches(it: Iterator[RawLine], size: int) -> Iterator[list[RawLine]]:
-    while batch := list(islice(it, size)):
-        yield batch
 
 
 @dataclass(slots=True)
@@ -195,18 +189,15 @@ class Importer:
             key = source_key(fmt, fp)
             offset, line_no = self._start(key, restart)
             summary.resumed_from_line = line_no
-            lines = iter_lines(
-                fp,
-                start_offset=offset,
-                start_line=line_no,
-                max_line_bytes=self.settings.ingest_max_line_bytes,
-                max_depth=self.settings.ingest_max_json_depth,
-                decode=workers == 0,
+            ranges = line_ranges(
+                fp, start_offset=offset, start_line=line_no, lines=self.settings.ingest_batch_size
             )
             depth = self.settings.ingest_max_json_depth
             analyzed_at = 0
             with Preparer(self.rt, fmt, depth, workers) as preparer:
-                for batch in preparer.map(_batches(lines, self.settings.ingest_batch_size)):
+                for batch in preparer.map(ranges):
+                    if not batch:
+                        continue  # blank lines only
                     self._process(batch, key, str(path), cache, summary)
                     if summary.imported > 2 * analyzed_at:
                         self._refresh_statistics()

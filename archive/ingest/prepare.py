@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.ingest.reader import RawLine, classify
+from archive.ingest.reader import LineRange, RawLine, classify, read_range
 from archive.ingest.records import InvalidRecord, ParsedRecord
 from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
@@ -182,10 +182,18 @@ def _init_worker(rt: Runtime, fmt: str, max_depth: int) -> None:
     _worker = (rt, fmt, max_depth)
 
 
-def _run(lines: list[RawLine]) -> list[Prepared]:
+def _run(task: list[RawLine] | LineRange) -> list[Prepared]:
     assert _worker is not None, "worker not initialised"
     rt, fmt, max_depth = _worker
-    return prepare_batch(rt, fmt, lines, max_depth)
+    return prepare_batch(rt, fmt, _lines(rt, task, max_depth), max_depth)
+
+
+def _lines(rt: Runtime, task: list[RawLine] | LineRange, max_depth: int) -> list[RawLine]:
+    """A batch's lines: given, or read from the importer's file by the worker itself (the importing process
+    then only counts newlines, instead of cutting and pickling every line)."""
+    if isinstance(task, LineRange):
+        return read_range(task, max_line_bytes=rt.settings.ingest_max_line_bytes, max_depth=max_depth)
+    return task
 
 
 class WorkerDied(ServiceUnavailable):
@@ -233,15 +241,17 @@ class Preparer:
             self._pool = None
             gc.unfreeze()  # the importer may live on (the demo command serves the API afterwards)
 
-    def map(self, batches: Iterable[list[RawLine]]) -> Iterator[list[Prepared]]:
+    def map(self, batches: Iterable[list[RawLine] | LineRange]) -> Iterator[list[Prepared]]:
+        """Prepared batches in order, for batches of lines or ranges of the file being imported (a range
+        may hold only blank lines: its batch is empty)."""
         if self._pool is None:
-            for lines in batches:
-                yield prepare_batch(self.rt, self.fmt, lines, self.max_depth)
+            for task in batches:
+                yield prepare_batch(self.rt, self.fmt, _lines(self.rt, task, self.max_depth), self.max_depth)
             return
         pending: deque[Future[list[Prepared]]] = deque()
         try:
-            for lines in batches:
-                pending.append(self._pool.submit(_run, lines))
+            for task in batches:
+                pending.append(self._pool.submit(_run, task))
                 if len(pending) >= 2 * self.workers:
                     yield pending.popleft().result()
             while pending:

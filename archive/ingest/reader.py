@@ -7,10 +7,11 @@ before the line is parsed, so hostile input can neither recurse nor build a deep
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 
@@ -29,6 +30,11 @@ _BOM = b"\xef\xbb\xbf"
 _ASCII_BLANK = b" \t\r\n\f\v"
 _FILLER = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\x00\ufeff"
 _STRUCTURAL = re.compile(rb'["\[\]{}]')
+
+
+class Readable(Protocol):
+    def seek(self, pos: int, /) -> int: ...
+    def read(self, n: int, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,7 @@ def classify(line: RawLine, max_depth: int) -> RawLine:
 
 
 def iter_lines(
-    fp: BinaryIO,
+    fp: Readable,
     *,
     start_offset: int = 0,
     start_line: int = 0,
@@ -173,3 +179,81 @@ def iter_lines(
         line = finish(base)
         if line is not None:
             yield line
+
+
+@dataclass(frozen=True, slots=True)
+class LineRange:
+    """Whole physical lines of an open file, [start, end) in bytes, the first numbered `first_line + 1`:
+    what an ingest worker reads for itself (`read_range`) instead of receiving the lines."""
+
+    fd: int
+    start: int
+    end: int
+    first_line: int
+    file_id: tuple[int, int]  # (st_dev, st_ino): a reader checks that `fd` is still this file
+
+
+def line_ranges(
+    fp: BinaryIO, *, start_offset: int, start_line: int, lines: int, chunk_size: int = 1 << 20
+) -> Iterator[LineRange]:
+    """Split `fp` from `start_offset` into ranges of `lines` physical lines (the last one ends at EOF,
+    with or without a final newline). Only newlines are counted here, a chunk at a time, so the caller
+    (the importing process) spends nanoseconds a line and memory is one chunk whatever the lines hold."""
+    if lines < 1 or chunk_size < 1:
+        raise ValueError("lines and chunk_size must be positive")
+    fd = fp.fileno()
+    st = os.fstat(fd)
+    file_id = (st.st_dev, st.st_ino)
+    start = pos = start_offset
+    first = start_line
+    count = 0
+    while chunk := os.pread(fd, chunk_size, pos):
+        i = 0
+        while (need := lines - count) <= chunk.count(b"\n", i):
+            for _ in range(need):
+                i = chunk.index(b"\n", i) + 1
+            end = pos + i
+            yield LineRange(fd, start, end, first, file_id)
+            start, first, count = end, first + lines, 0
+        count += chunk.count(b"\n", i)
+        pos += len(chunk)
+    if pos > start:
+        yield LineRange(fd, start, pos, first, file_id)
+
+
+class _RangeReader:
+    """A read-only view of [start, end) of a file descriptor with positioned reads: processes that share
+    the descriptor (forked workers) never move each other's file offset."""
+
+    def __init__(self, r: LineRange) -> None:
+        try:
+            st = os.fstat(r.fd)
+        except OSError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != r.file_id:
+            # a process forked before the file was opened has another descriptor (or none) by that number
+            raise RuntimeError("the range's file descriptor is not the file it was cut from")
+        self.fd, self.end, self.pos = r.fd, r.end, r.start
+
+    def seek(self, pos: int) -> int:
+        self.pos = pos
+        return pos
+
+    def read(self, n: int) -> bytes:
+        data = os.pread(self.fd, max(0, min(n, self.end - self.pos)), self.pos)
+        self.pos += len(data)
+        return data
+
+
+def read_range(r: LineRange, *, max_line_bytes: int, max_depth: int, decode: bool = False) -> list[RawLine]:
+    """The lines of a range, exactly as `iter_lines` over the whole file gives them."""
+    return list(
+        iter_lines(
+            _RangeReader(r),
+            start_offset=r.start,
+            start_line=r.first_line,
+            max_line_bytes=max_line_bytes,
+            max_depth=max_depth,
+            decode=decode,
+        )
+    )

@@ -13,7 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.ingest.reader import TRUNCATION_MARKER, RawLine, classify, depth_exceeds, iter_lines
+from archive.ingest.reader import (
+    TRUNCATION_MARKER,
+    LineRange,
+    RawLine,
+    classify,
+    depth_exceeds,
+    iter_lines,
+    line_ranges,
+    read_range,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "examples" / "wecom" / "archive_sample.jsonl"
@@ -289,3 +298,62 @@ def test_deferred_decoding_gives_the_same_lines(bodies: list[bytes], chunk: int,
     lazy = read(data, max_line_bytes=cap, max_depth=8, chunk_size=chunk, decode=False)
     assert all(line.obj is None for line in lazy)
     assert [classify(line, 8) if line.error is None else line for line in lazy] == eager
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bodies=st.lists(line_bodies, max_size=12),
+    crlf=st.lists(st.booleans(), min_size=12, max_size=12),
+    final_newline=st.booleans(),
+    bom=st.booleans(),
+    chunk=st.integers(1, 40),
+    per_range=st.integers(1, 5),
+    start_at=st.integers(0, 12),
+    cap=st.integers(1, 60),
+)
+def test_ranges_read_separately_give_the_whole_files_lines(
+    tmp_path_factory: pytest.TempPathFactory,
+    bodies: list[bytes],
+    crlf: list[bool],
+    final_newline: bool,
+    bom: bool,
+    chunk: int,
+    per_range: int,
+    start_at: int,
+    cap: int,
+) -> None:
+    """The importer cuts the file into ranges of whole lines (counting newlines only) and each worker reads
+    its range: together they give exactly the lines iter_lines gives, also when resuming mid-file."""
+    data = b"".join(body + (b"\r\n" if crlf[i] else b"\n") for i, body in enumerate(bodies))
+    if bodies and not final_newline:
+        data = data[: -2 if crlf[len(bodies) - 1] else -1]
+    if bom:
+        data = b"\xef\xbb\xbf" + data
+    path = tmp_path_factory.mktemp("ranges") / "f.jsonl"
+    path.write_bytes(data)
+    whole = read(data, max_line_bytes=cap, max_depth=8, decode=False)
+    # resume after the start_at-th line, as from a checkpoint
+    skip = [line for line in whole if line.line_no <= start_at]
+    offset, line_no = (skip[-1].offset_end, skip[-1].line_no) if skip else (0, 0)
+    with path.open("rb") as fp:
+        ranges = list(
+            line_ranges(fp, start_offset=offset, start_line=line_no, lines=per_range, chunk_size=chunk)
+        )
+        got = [ln for r in ranges for ln in read_range(r, max_line_bytes=cap, max_depth=8)]
+    assert got == [line for line in whole if line.line_no > line_no]
+    assert all(r.end - r.start > 0 for r in ranges)
+    assert all(data[r.start : r.end].count(b"\n") == per_range for r in ranges[:-1])
+
+
+def test_a_range_is_not_read_from_another_file(tmp_path: Path) -> None:
+    """A worker forked before the importer opened its file would hold another descriptor by that number:
+    reading must fail rather than return another file's lines."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_bytes(b'{"a": 1}\n')
+    b.write_bytes(b'{"b": 2}\n')
+    with a.open("rb") as fp:
+        (r,) = line_ranges(fp, start_offset=0, start_line=0, lines=10)
+    with b.open("rb") as other:
+        forged = LineRange(other.fileno(), r.start, r.end, r.first_line, r.file_id)
+        with pytest.raises(RuntimeError, match="not the file"):
+            read_range(forged, max_line_bytes=100, max_depth=4)
