@@ -280,7 +280,7 @@ class Importer:
                 self._pending_findings = []
                 self._pending_conversation = []
                 rows: list[NewMessage] = []
-                tokens: dict[str, tuple[str, ...]] = {}
+                tokens: dict[str, str] = {}
                 scanned: list[tuple[NewMessage, Any]] = []
                 for p in new:
                     row = self._message(session, p, cache, segment, summary)

@@ -37,6 +37,7 @@ from archive.ingest.records import InvalidRecord, ParsedRecord
 from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
 from archive.runtime import Runtime
+from archive.search.sql_backend import token_text
 from archive.store.crypto import Sealed
 from archive.store.models import Message
 
@@ -66,7 +67,7 @@ class Prepared:
     sealed: Sealed | None = None
     labels: list[str] = field(default_factory=list)
     findings: list[Any] = field(default_factory=list)  # archive.risk.analyzer.Finding
-    tokens: tuple[str, ...] = ()
+    tokens: str = ""  # the blind tokens as archive.search.sql_backend.token_text gives them
     signals: Any = None  # archive.risk.conversation.MessageSignals (index set by the writer)
     reason: str | None = None
     msgid: str | None = None  # a reject's msgid, when it had one
@@ -135,7 +136,7 @@ def complete(rt: Runtime, p: Prepared) -> None:
     p.sealed = rt.envelope.seal(p.mid, rec.canonical)
     if not rec.text:
         return
-    p.tokens = tuple(rt.blind.doc_tokens(rec.text))
+    p.tokens = token_text(rt.blind.doc_tokens(rec.text))
     if rec.action == "send":
         role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
         result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)

@@ -41,6 +41,9 @@ class SearchDoc:
     risk_labels: tuple[str, ...]
     recalled: bool
     tokens: tuple[str, ...]  # BlindIndex.doc_tokens of the text
+    # The tokens as the sql backend stores them (sql_backend.token_text), when the caller computed them
+    # already: the importer's workers do, so its single writing process does not sort and check them.
+    token_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from archive.kit.errors import ChatVaultError
 from archive.kit.timeutil import to_millis, utcnow
 from archive.runtime import Runtime
 from archive.search.backend import SearchDoc
+from archive.search.sql_backend import token_text
 from archive.store.models import Message, OutboxEvent
 from archive.store.records import RecordReader
 from audit.access import record_text
@@ -49,11 +50,12 @@ class IndexedFields(Protocol):
 
 
 def to_doc(rt: Runtime, msg: IndexedFields, text: str) -> SearchDoc:
-    return with_tokens(msg, tuple(rt.blind.doc_tokens(text)) if text else ())
+    return with_tokens(msg, token_text(rt.blind.doc_tokens(text)) if text else "")
 
 
-def with_tokens(msg: IndexedFields, tokens: tuple[str, ...]) -> SearchDoc:
-    """The document of a message whose blind tokens are already computed (the importer's prepare stage)."""
+def with_tokens(msg: IndexedFields, text: str) -> SearchDoc:
+    """The document of a message whose blind tokens are already computed as `token_text` (the importer's
+    prepare stage)."""
     return SearchDoc(
         id=msg.id,
         msgtime_ms=to_millis(msg.msgtime),
@@ -65,7 +67,8 @@ def with_tokens(msg: IndexedFields, tokens: tuple[str, ...]) -> SearchDoc:
         department_id=msg.department_id,
         risk_labels=tuple(msg.risk_labels or ()),
         recalled=bool(msg.recalled),
-        tokens=tokens,
+        tokens=tuple(text.split()),
+        token_text=text,
     )
 
 
@@ -74,7 +77,7 @@ def _mark_done(session: Session, ids: Iterable[int]) -> None:
 
 
 def index_in_transaction(
-    rt: Runtime, session: Session, rows: Sequence[IndexedFields], tokens: dict[str, tuple[str, ...]]
+    rt: Runtime, session: Session, rows: Sequence[IndexedFields], tokens: dict[str, str]
 ) -> bool:
     """When the search index lives in the archive's own database (the `sql` backend on the same engine),
     write the batch's documents (new messages: their ids were minted in this transaction) in the batch's
@@ -86,17 +89,15 @@ def index_in_transaction(
     backend = rt.search
     if not isinstance(backend, SqlBackend) or backend.engine is not rt.engine:
         return False
-    backend.index_in(session.connection(), [with_tokens(m, tokens.get(m.id, ())) for m in rows], fresh=True)
+    backend.index_in(session.connection(), [with_tokens(m, tokens.get(m.id, "")) for m in rows], fresh=True)
     return True
 
 
-def push_committed(
-    rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], tokens: dict[str, tuple[str, ...]]
-) -> int:
+def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], tokens: dict[str, str]) -> int:
     """Fast path right after an ingest commit: the batch's tokens are still in memory, so no decryption
     is needed. On failure the outbox row stays pending for `drain`."""
     try:
-        rt.search.index([with_tokens(m, tokens.get(m.id, ())) for m in rows])
+        rt.search.index([with_tokens(m, tokens.get(m.id, "")) for m in rows])
     except ChatVaultError:
         return 0
     with rt.sessions.begin() as session:

@@ -97,7 +97,8 @@ def _canonical(token: str) -> str:
     return blake2b(token.encode("utf-8"), digest_size=TOKEN_HEX // 2).hexdigest()
 
 
-def _token_text(tokens: Sequence[str]) -> str:
+def token_text(tokens: Sequence[str]) -> str:
+    """Blind tokens as this backend stores them: canonical, sorted, separated by single spaces."""
     # A repeated token is harmless to FTS5 and to `@>`, so no set(): BlindIndex's tokens are distinct.
     joined = " ".join(sorted(tokens))
     if not joined or _BLIND.fullmatch(joined):
@@ -106,7 +107,7 @@ def _token_text(tokens: Sequence[str]) -> str:
 
 
 def _token_ints(tokens: Sequence[str]) -> list[int]:
-    return [int(t, 16) - _INT64 for t in _token_text(tokens).split()]
+    return [int(t, 16) - _INT64 for t in token_text(tokens).split()]
 
 
 def _labels(labels: Sequence[str]) -> str:
@@ -195,7 +196,7 @@ class SqlBackend:
             "department_id": d.department_id,
             "risk_labels": _labels(d.risk_labels),
             "recalled": d.recalled,
-            "tokens": _token_ints(d.tokens) if self.dialect == "postgresql" else _token_text(d.tokens),
+            "tokens": _token_ints(d.tokens) if self.dialect == "postgresql" else token_text(d.tokens),
         }
 
     def index(self, docs: Sequence[SearchDoc]) -> None:
@@ -249,7 +250,7 @@ class SqlBackend:
                 d.department_id,
                 _labels(d.risk_labels),
                 int(d.recalled),
-                _token_text(d.tokens),
+                d.token_text if d.token_text is not None else token_text(d.tokens),
             )
             for docno, d in zip(docnos, ordered, strict=True)
         )
@@ -402,7 +403,7 @@ def _assign_docnos(conn: Connection, docs: list[tuple[int, str]]) -> list[int]:
 
 def _fts_query(tokens: Sequence[str]) -> str:
     # Quoted terms, implicitly ANDed; hex cannot contain a quote.
-    return " ".join(f'"{t}"' for t in _token_text(tokens).split())
+    return " ".join(f'"{t}"' for t in token_text(tokens).split())
 
 
 def _conditions(f: SearchFilters) -> list[ColumnElement[bool]] | None:
