@@ -69,14 +69,13 @@ class NewMedia:
     content_sha256: str | None = None
     attempts: int = 0
 
-    def values(self, updated_at: datetime) -> dict[str, Any]:
-        row = dict(zip(_MEDIA_FIELDS, _media_fields_of(self), strict=True))
-        row["updated_at"] = updated_at
-        return row
+    def row(self, updated_at: datetime) -> tuple[Any, ...]:
+        """The values in `MEDIA_COLUMNS` order."""
+        return (*_media_fields_of(self), updated_at)
 
 
-_MEDIA_FIELDS: tuple[str, ...] = NewMedia.__slots__
-_media_fields_of = attrgetter(*_MEDIA_FIELDS)
+MEDIA_COLUMNS: tuple[str, ...] = (*NewMedia.__slots__, "updated_at")
+_media_fields_of = attrgetter(*NewMedia.__slots__)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.ingest.directory import DirectoryCache
-from archive.ingest.media import MediaStore, NewMedia
+from archive.ingest.media import MEDIA_COLUMNS, MediaStore, NewMedia
 from archive.ingest.models import MediaObject, QuarantineEntry
 from archive.ingest.prepare import Prepared, Preparer, complete, prepare_batch, stored_msgids
 from archive.ingest.reader import RawLine, line_ranges
@@ -134,14 +134,13 @@ class NewMessage:
     def mark_recalled(self, at: datetime, by_msgid: str) -> None:
         self.recalled, self.recalled_at, self.recalled_by_msgid = True, at, by_msgid
 
-    def values(self, created_at: datetime) -> dict[str, Any]:
-        row = dict(zip(_FIELDS, _fields_of(self), strict=True))
-        row["created_at"] = created_at
-        return row
+    def row(self, created_at: datetime) -> tuple[Any, ...]:
+        """The values in `MESSAGE_COLUMNS` order."""
+        return (*_fields_of(self), created_at)
 
 
-_FIELDS: tuple[str, ...] = NewMessage.__slots__
-_fields_of = attrgetter(*_FIELDS)
+MESSAGE_COLUMNS: tuple[str, ...] = (*NewMessage.__slots__, "created_at")
+_fields_of = attrgetter(*NewMessage.__slots__)
 
 
 _MESSAGES = cast(Table, Message.__table__)
@@ -246,7 +245,13 @@ class Importer:
             else:
                 batch.append(RawLine(line_no=i + 1, offset_end=0, raw=raw, obj=None, error="not_object"))
         prepared = prepare_batch(self.rt, fmt, batch, self.settings.ingest_max_json_depth)
-        return self._process(prepared, None, label, cache, summary, quarantine=quarantine)
+        new = self._process(prepared, None, label, cache, summary, quarantine=quarantine)
+        return [
+            RecordOutcome(p.line_no, "rejected", p.msgid, p.reason)
+            if p.rec is None
+            else RecordOutcome(p.line_no, "accepted" if id(p) in new else "duplicate", p.rec.msgid, None)
+            for p in prepared
+        ]
 
     def _process(
         self,
@@ -257,22 +262,18 @@ class Importer:
         summary: ImportSummary,
         *,
         quarantine: bool = True,
-    ) -> list[RecordOutcome]:
+    ) -> set[int]:
+        """Write one prepared batch in one transaction. Returns the `id()`s of the batch's new records (the
+        others are rejects or duplicates)."""
         summary.lines += len(batch)
         good = [p for p in batch if p.rec is not None]
         rejects = [p for p in batch if p.rec is None]
-        outcomes: dict[int, RecordOutcome] = {}
-        for p in rejects:
-            outcomes[p.line_no] = RecordOutcome(p.line_no, "rejected", p.msgid, p.reason)
         source = cache.source
         session = self.rt.sessions()
         try:
             new, dup = self._dedupe(session, good)
             summary.duplicates += len(dup)
             new_ids = {id(p) for p in new}
-            for p in good:
-                status = "accepted" if id(p) in new_ids else "duplicate"
-                outcomes[p.line_no] = RecordOutcome(p.line_no, status, _rec(p).msgid, None)
             with session.no_autoflush:  # one flush per batch, not one per lookup
                 segment = SegmentWriter(self.rt.blobs)
                 self._pending_media = []
@@ -305,8 +306,10 @@ class Importer:
             self._link_recalls(session, source, [_rec(p) for p in new], rows, summary)
             session.flush()  # rooms, participants, segment: the message rows refer to them
             now = utcnow()
-            bulk_insert(session.connection(), _MESSAGES, [r.values(now) for r in rows])
-            bulk_insert(session.connection(), _MEDIA, [m.values(now) for m in self._pending_media])
+            bulk_insert(session.connection(), _MESSAGES, MESSAGE_COLUMNS, [r.row(now) for r in rows])
+            bulk_insert(
+                session.connection(), _MEDIA, MEDIA_COLUMNS, [m.row(now) for m in self._pending_media]
+            )
             summary.alerts += self._raise_alerts(session)
             outbox_id = None
             indexed_now = bool(rows) and index_in_transaction(self.rt, session, rows, tokens)
@@ -334,7 +337,7 @@ class Importer:
             summary.indexed += len(rows)
         if outbox_id is not None:
             summary.indexed += push_committed(self.rt, outbox_id, rows, tokens)
-        return [outcomes[p.line_no] for p in batch]
+        return new_ids
 
     def _conversations(self, session: Session, scanned: list[tuple[NewMessage, Any]]) -> None:
         """Feed each room's sliding window (derived signals only), in message order, and queue

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -52,38 +51,43 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **json)
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows in the caller's transaction: PostgreSQL's COPY (a tenth of the client and server
-    work of an executemany); on SQLite the driver's executemany with the columns' own bind processors
-    applied here (SQLAlchemy's per-row parameter handling cost as much as SQLite's insert); a Core
-    executemany elsewhere. Every row carries every column."""
+def bulk_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows in the caller's transaction, each a sequence of values in `columns` order (every
+    column of the table): PostgreSQL's COPY (a tenth of the client and server work of an executemany);
+    on SQLite the driver's executemany with the columns' own bind processors applied here (SQLAlchemy's
+    per-row parameter handling cost as much as SQLite's insert); a Core executemany elsewhere."""
+    columns = tuple(columns)
+    if set(columns) != set(table.columns.keys()) or len(columns) != len(table.columns):
+        raise ValueError(f"bulk_insert into {table.name} needs every column once")
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        _sqlite_insert(conn, table, rows)
+        convert = _sqlite_binds(conn.dialect, table, columns)
+        params: list[tuple[Any, ...]] = []  # the driver takes tuples
+        for row in rows:
+            if convert:
+                param = list(row)
+                for i, proc in convert:
+                    param[i] = proc(param[i])
+                row = param
+            params.append(row if type(row) is tuple else tuple(row))
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608  # names from our metadata
+        conn.exec_driver_sql(sql, params)  # a list of rows: executemany
         return
     if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    cols = [c.name for c in table.columns]
-    json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.columns[c].type, JSON)]
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
         for row in rows:
-            copy.write_row([_json_dumps(row[c]) if c in json_cols else row[c] for c in cols])
-
-
-def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    names, convert = _sqlite_binds(conn.dialect, table)
-    values = itemgetter(*names)
-    params = []
-    for row in rows:
-        param = list(values(row))
-        for i, proc in convert:
-            param[i] = proc(param[i])
-        params.append(tuple(param))
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608  # names from our metadata
-    conn.exec_driver_sql(sql, params)
+            if json_at:
+                row = list(row)
+                for i in json_at:
+                    row[i] = _json_dumps(row[i])
+            copy.write_row(row)
 
 
 _SQLITE_DATETIME_FORMAT = (
@@ -92,15 +96,16 @@ _SQLITE_DATETIME_FORMAT = (
 
 
 @lru_cache(maxsize=64)
-def _sqlite_binds(dialect: Dialect, table: Table) -> tuple[list[str], list[tuple[int, Callable[[Any], Any]]]]:
-    """The column names of `table` and the bind processors of the columns that have one. DateTime columns
+def _sqlite_binds(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """The bind processors of the `columns` of `table` that have one, by position. DateTime columns
     in SQLAlchemy's default SQLite format get `datetime.isoformat` (C) instead of the dialect's
     %-formatting of a dict (≈ 2 µs a value, three or four per imported message); the stored text is the
     same (tested against the dialect's processor)."""
-    names = [c.name for c in table.columns]
     convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, c in enumerate(table.columns):
-        impl = c.type.dialect_impl(dialect)
+    for i, name in enumerate(columns):
+        impl = table.columns[name].type.dialect_impl(dialect)
         proc = impl.bind_processor(dialect)
         if proc is None:
             continue
@@ -108,7 +113,7 @@ def _sqlite_binds(dialect: Dialect, table: Table) -> tuple[list[str], list[tuple
             convert.append((i, _fast_datetime(proc)))
         else:
             convert.append((i, proc))
-    return names, convert
+    return convert
 
 
 def _fast_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert
@@ -35,7 +36,8 @@ def test_bulk_insert_stores_what_a_core_insert_stores(db: sessionmaker[Session])
         conn = s.connection()
         meta.create_all(conn)
         conn.execute(insert(core), rows)
-        bulk_insert(conn, bulk, rows)
+        columns = ["blob", "labels", "flag", "at", "name", "id"]  # any order
+        bulk_insert(conn, bulk, columns, [[row[c] for c in columns] for row in rows])
         read = lambda t: [tuple(r) for r in conn.execute(t.select().order_by(t.c.id))]  # noqa: E731
         assert read(bulk) == read(core)
         raw = lambda name: conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").all()  # noqa: E731
@@ -60,9 +62,20 @@ def test_the_fast_sqlite_datetime_binding_equals_the_dialects(value: date | date
 
     dialect = sqlite.dialect()
     table = Table("t", MetaData(), Column("at", DateTime(timezone=True)), Column("naive", DateTime()))
-    _, convert = _sqlite_binds(dialect, table)
+    convert = _sqlite_binds(dialect, table, ("at", "naive"))
     assert [i for i, _ in convert] == [0, 1]
     for i, fast in convert:
         assert fast.__qualname__.startswith("_fast_datetime"), "the fast path is in use"
         expected = table.columns[i].type.dialect_impl(dialect).bind_processor(dialect)(value)  # type: ignore[misc]
         assert fast(value) == expected
+
+
+def test_bulk_insert_needs_every_column_once(db: sessionmaker[Session]) -> None:
+    table = Table("t_cols", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(20)))
+    with db() as s:
+        conn = s.connection()
+        table.create(conn)
+        for columns in (["id"], ["id", "name", "name"], ["id", "nom"]):
+            with pytest.raises(ValueError, match="every column once"):
+                bulk_insert(conn, table, columns, [])
+        s.rollback()
