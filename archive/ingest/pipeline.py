@@ -343,7 +343,7 @@ class Importer:
         """Feed each room's sliding window (derived signals only), in message order, and queue
         cross-message findings. Windows not in memory are loaded with one query per batch."""
         from archive.risk.analyzer import Finding
-        from archive.risk.conversation import ConversationState, MessageSignals, advance
+        from archive.risk.conversation import ConversationState, advance
         from archive.risk.lexicon import DEFAULT_TIERS
         from archive.risk.models import RoomRiskState
 
@@ -363,16 +363,19 @@ class Importer:
                 room = self._room(ConversationState.from_json({}), {})
                 self._remember(msg.room_id, room)
             state, ids = room
-            n = max([*ids, -1]) + 1
+            n = next(reversed(ids), -1) + 1  # ids: the window's indexes, ascending
             ids[n] = msg.id
-            signals = MessageSignals(n, sig.role, sig.signals, sig.digits)
-            for category, rule, idxs in advance(state, signals):
+            sig.index = n  # the worker's MessageSignals, numbered in the room now
+            for category, rule, idxs in advance(state, sig):
                 contributing = tuple(ids[i] for i in idxs if i in ids)
                 finding = Finding(category, DEFAULT_TIERS[category], rule, (0, 0), "")
                 self._pending_conversation.append((msg, contributing, finding))
-            live = {m.index for m in state.window}
-            for k in [k for k in ids if k not in live]:
-                del ids[k]
+            while len(ids) > len(state.window):  # the message that left the window
+                del ids[next(iter(ids))]
+            if next(iter(ids)) != state.window[0].index:  # not in step (never expected): by the window
+                live = {m.index for m in state.window}
+                for k in [k for k in ids if k not in live]:
+                    del ids[k]
             self._dirty_rooms.add(msg.room_id)
 
     def _remember(self, room_id: int, room: tuple[Any, dict[int, str]]) -> None:

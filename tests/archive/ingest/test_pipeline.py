@@ -377,3 +377,39 @@ def test_consents_in_one_batch_apply_in_time_order(embedded_runtime: Runtime, tm
             if c.consent_at is not None
         }
     assert got == {"wmA1": ("agree", t0 + 5000), "wmB2": ("disagree", t0 + 9000)}
+
+
+def test_cross_message_findings_point_at_their_messages_in_a_long_conversation(
+    embedded_runtime: Runtime, tmp_path: Path
+) -> None:
+    """Window positions map to message ids while a room's window slides over many messages and batches:
+    the alert names the request and the code, not their neighbours."""
+    from archive.risk.models import Alert
+
+    t0 = 1715000000000
+
+    def line(n: int, sender: str, to: str, text: str) -> str:
+        rec = {"msgid": f"long{n}", "action": "send", "from": sender, "tolist": [to], "roomid": ""}
+        rec |= {"msgtime": t0 + n * 1000, "msgtype": "text", "text": {"content": text}}
+        return json.dumps(rec, ensure_ascii=False) + "\n"
+
+    chat = ["您好，资料已收到", "好的，谢谢", "明天再聊"]
+    lines = [
+        line(n, "zhoumin" if n % 2 else "wmLONG", "wmLONG" if n % 2 else "zhoumin", chat[n % 3])
+        for n in range(17)
+    ]
+    lines.append(line(17, "zhoumin", "wmLONG", "系统发了个短信验证码给您，发这里就行"))
+    lines += [line(n, "zhoumin", "wmLONG", chat[n % 3]) for n in range(18, 21)]
+    lines.append(line(21, "wmLONG", "zhoumin", "482913"))
+    lines += [line(n, "wmLONG", "zhoumin", chat[n % 3]) for n in range(22, 30)]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(lines))
+    embedded_runtime.settings.ingest_batch_size = 4
+    Importer(embedded_runtime).import_file(path)
+    with embedded_runtime.sessions() as session:
+        msgid = dict(session.execute(select(Message.id, Message.source_msgid)).tuples().all())
+        alerts = session.execute(
+            select(Alert).where(Alert.rule == "conversation.code_after_request")
+        ).scalars()
+        named = [sorted(msgid[i] for i in a.message_ids) for a in alerts]
+    assert named == [["long17", "long21"]]
