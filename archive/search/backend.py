@@ -28,7 +28,7 @@ class SearchRejected(ChatVaultError):
     code = "search_rejected"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every imported message, and a frozen init costs 3x
 class SearchDoc:
     id: str
     msgtime_ms: int
@@ -40,10 +40,14 @@ class SearchDoc:
     department_id: int | None
     risk_labels: tuple[str, ...]
     recalled: bool
-    tokens: tuple[str, ...]  # BlindIndex.doc_tokens of the text
-    # The tokens as the sql backend stores them (sql_backend.token_text), when the caller computed them
-    # already: the importer's workers do, so its single writing process does not sort and check them.
+    tokens: tuple[str, ...]  # BlindIndex.doc_tokens of the text (empty when token_text is given)
+    # Or the tokens as the sql backend stores them (sql_backend.token_text: canonical, sorted, spaced),
+    # when the caller computed that already: the importer's workers do, so its writing process neither
+    # sorts and checks them nor splits them for the embedded index.
     token_text: str | None = None
+
+    def token_list(self) -> list[str]:
+        return self.token_text.split() if self.token_text is not None else list(self.tokens)
 
 
 @dataclass(frozen=True, slots=True)

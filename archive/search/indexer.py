@@ -67,7 +67,7 @@ def with_tokens(msg: IndexedFields, text: str) -> SearchDoc:
         department_id=msg.department_id,
         risk_labels=tuple(msg.risk_labels or ()),
         recalled=bool(msg.recalled),
-        tokens=tuple(text.split()),
+        tokens=(),
         token_text=text,
     )
 

@@ -130,7 +130,7 @@ class OpenSearchBackend:
             "department_id": d.department_id,
             "risk_labels": list(d.risk_labels),
             "recalled": d.recalled,
-            "tokens": sorted(set(d.tokens)),
+            "tokens": sorted(set(d.token_list())),
         }
 
     def _bulk(self, lines: list[bytes]) -> None:

@@ -196,7 +196,9 @@ class SqlBackend:
             "department_id": d.department_id,
             "risk_labels": _labels(d.risk_labels),
             "recalled": d.recalled,
-            "tokens": _token_ints(d.tokens) if self.dialect == "postgresql" else token_text(d.tokens),
+            "tokens": _token_ints(d.token_list())
+            if self.dialect == "postgresql"
+            else token_text(d.token_list()),
         }
 
     def index(self, docs: Sequence[SearchDoc]) -> None:
