@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -169,6 +170,7 @@ class Importer:
         )
         self._stored_rooms: set[int] = set()  # rooms whose window row exists (committed or in this batch)
         self._dirty_rooms: set[int] = set()
+        self._flusher: futures.ThreadPoolExecutor | None = None  # writes segments during file imports
 
     def import_file(
         self,
@@ -193,16 +195,22 @@ class Importer:
             )
             depth = self.settings.ingest_max_json_depth
             analyzed_at = 0
-            with Preparer(self.rt, fmt, depth, workers) as preparer:
-                for batch in preparer.map(ranges):
-                    if not batch:
-                        continue  # blank lines only
-                    self._process(batch, key, str(path), cache, summary)
-                    if summary.imported > 2 * analyzed_at:
-                        self._refresh_statistics()
-                        analyzed_at = summary.imported
-                    if progress is not None:
-                        progress(batch[-1].offset_end)
+            with (
+                Preparer(self.rt, fmt, depth, workers) as preparer,
+                futures.ThreadPoolExecutor(1, thread_name_prefix="segment") as self._flusher,
+            ):
+                try:
+                    for batch in preparer.map(ranges):
+                        if not batch:
+                            continue  # blank lines only
+                        self._process(batch, key, str(path), cache, summary)
+                        if summary.imported > 2 * analyzed_at:
+                            self._refresh_statistics()
+                            analyzed_at = summary.imported
+                        if progress is not None:
+                            progress(batch[-1].offset_end)
+                finally:
+                    self._flusher = None
             self._finish(key)
         return summary
 
@@ -270,6 +278,7 @@ class Importer:
         rejects = [p for p in batch if p.rec is None]
         source = cache.source
         session = self.rt.sessions()
+        flushed: futures.Future[None] | None = None
         try:
             new, dup = self._dedupe(session, good)
             summary.duplicates += len(dup)
@@ -293,7 +302,12 @@ class Importer:
                 for p in rejects if quarantine else ():
                     self._quarantine(session, p, source, file_label, segment, summary)
                 self._conversations(session, scanned)
-            segment.flush()
+            if self._flusher is not None:
+                # written and made durable (fsync, or MinIO's PUT) while the batch's rows are built and
+                # inserted; awaited before the commit that makes them point into it
+                flushed = self._flusher.submit(segment.flush)
+            else:
+                segment.flush()
             if segment.count:
                 session.add(
                     Segment(
@@ -324,8 +338,12 @@ class Importer:
                     cp = IngestCheckpoint(source_key=key)
                     session.add(cp)
                 cp.position, cp.line_no, cp.complete = batch[-1].offset_end, batch[-1].line_no, False
+            if flushed is not None:
+                flushed.result()
             session.commit()
         except BaseException:
+            if flushed is not None:
+                futures.wait([flushed])  # an orphan segment at worst, never one written after the rollback
             session.rollback()
             self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
             self._stored_rooms.clear()

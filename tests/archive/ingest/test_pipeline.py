@@ -413,3 +413,38 @@ def test_cross_message_findings_point_at_their_messages_in_a_long_conversation(
         ).scalars()
         named = [sorted(msgid[i] for i in a.message_ids) for a in alerts]
     assert named == [["long17", "long21"]]
+
+
+def test_a_segment_that_cannot_be_written_fails_its_batch(
+    embedded_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments are written while the batch's rows are built; a write that fails (disk full, MinIO down)
+    rolls the batch back: no row points into a segment that is not there, and the rerun imports it."""
+    from archive.store.models import IngestCheckpoint, Segment
+    from archive.store.verify import verify
+
+    put = embedded_runtime.blobs.put
+    calls = 0
+
+    def flaky(key: str, data: bytes, **kw: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("no space left on device")
+        put(key, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(embedded_runtime.blobs, "put", flaky)
+    embedded_runtime.settings.ingest_batch_size = 5
+    with pytest.raises(OSError, match="no space"):
+        Importer(embedded_runtime).import_file(SAMPLE)
+    with embedded_runtime.sessions() as session:
+        stored = session.execute(select(func.count()).select_from(Message)).scalar_one()
+        segments = session.execute(select(Segment.key)).scalars().all()
+        cp = session.execute(select(IngestCheckpoint)).scalar_one()
+    assert cp.line_no <= 5 and 0 < stored <= 5 and len(segments) == 1  # the first batch only
+    assert all(embedded_runtime.blobs.get(k) for k in segments)
+    summary = Importer(embedded_runtime).import_file(SAMPLE)
+    assert summary.resumed_from_line == cp.line_no and summary.quarantined == 0
+    rt = embedded_runtime
+    report = verify(rt.sessions, rt.blobs, rt.envelope)
+    assert report.ok and report.records_checked >= summary.imported + stored, report.as_dict()
