@@ -171,6 +171,8 @@ class Importer:
         self._stored_rooms: set[int] = set()  # rooms whose window row exists (committed or in this batch)
         self._dirty_rooms: set[int] = set()
         self._flusher: futures.ThreadPoolExecutor | None = None  # writes segments during file imports
+        self._pusher: futures.ThreadPoolExecutor | None = None  # pushes committed batches to OpenSearch
+        self._push: futures.Future[int] | None = None
 
     def import_file(
         self,
@@ -198,6 +200,7 @@ class Importer:
             with (
                 Preparer(self.rt, fmt, depth, workers) as preparer,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="segment") as self._flusher,
+                futures.ThreadPoolExecutor(1, thread_name_prefix="index") as self._pusher,
             ):
                 try:
                     for batch in preparer.map(ranges):
@@ -209,8 +212,10 @@ class Importer:
                             analyzed_at = summary.imported
                         if progress is not None:
                             progress(batch[-1].offset_end)
+                    self._pushed(summary)
                 finally:
-                    self._flusher = None
+                    self._flusher = self._pusher = None
+                    self._push = None
             self._finish(key)
         return summary
 
@@ -354,8 +359,20 @@ class Importer:
         if indexed_now:
             summary.indexed += len(rows)
         if outbox_id is not None:
-            summary.indexed += push_committed(self.rt, outbox_id, rows, tokens)
+            if self._pusher is None:
+                summary.indexed += push_committed(self.rt, outbox_id, rows, tokens)
+            else:
+                # The search service indexes this batch while the next one is written (one batch in
+                # flight, in order); a failed push leaves its outbox row for `drain`, as before.
+                self._pushed(summary)
+                self._push = self._pusher.submit(push_committed, self.rt, outbox_id, rows, tokens)
         return new_ids
+
+    def _pushed(self, summary: ImportSummary) -> None:
+        """Wait for the batch being pushed to the search service, if any, and count it."""
+        if self._push is not None:
+            push, self._push = self._push, None
+            summary.indexed += push.result()
 
     def _conversations(self, session: Session, scanned: list[tuple[NewMessage, Any]]) -> None:
         """Feed each room's sliding window (derived signals only), in message order, and queue
