@@ -466,6 +466,8 @@ class Importer:
         for msg, contributing, finding in self._pending_conversation:
             origin = Origin(msg.room_id, msg.employee_id, msg.department_id, contributing, msg.msgtime)
             count += len(record_findings(session, origin, [finding], book))
+        if book is not None:
+            book.write(session)
         self._pending_findings = []
         self._pending_conversation = []
         self._save_rooms(session)

@@ -4,6 +4,7 @@ OpenSearch)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -448,3 +449,73 @@ def test_a_segment_that_cannot_be_written_fails_its_batch(
     rt = embedded_runtime
     report = verify(rt.sessions, rt.blobs, rt.envelope)
     assert report.ok and report.records_checked >= summary.imported + stored, report.as_dict()
+
+
+@pytest.mark.parametrize("kind", ["embedded", "production"])
+@pytest.mark.parametrize("batch_size", [500, 2])
+def test_an_import_raises_one_alert_per_room_rule_and_window_and_acts_once(
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str, batch_size: int
+) -> None:
+    """Repeated findings of one room and rule extend one alert, whether they arrive in the same batch or
+    a later one; a finding a day after the window opens a new alert. Each alert has one opening event and
+    one notification, and the employee is frozen once."""
+    from archive.risk.models import Alert, AlertEvent
+    from archive.store.models import AccessAudit, Employee, OutboxEvent
+    from tests.helpers import dispose_runtime, make_runtime
+
+    texts = {"gr": "这个理财产品保本保息，稳赚不赔", "br": "合同签了给您个人返三个点"}
+    plan = [("m1", 0, "gr"), ("m2", 60, "br"), ("m3", 120, "gr"), ("m4", 180, "br"), ("m5", 2 * 86400, "gr")]
+    path = tmp_path / "risky.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "msgid": msgid,
+                    "action": "send",
+                    "from": "zhoumin",
+                    "tolist": ["wmCUSTOMER1"],
+                    "roomid": "",
+                    "msgtime": 1716000000000 + t * 1000,
+                    "msgtype": "text",
+                    "text": {"content": texts[said]},
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for msgid, t, said in plan
+        )
+    )
+    rt = make_runtime(kind, tmp_path, request, ingest_batch_size=batch_size)
+    try:
+        summary = Importer(rt).import_file(path)
+        assert summary.imported == 5
+        with rt.sessions() as session:
+            msgid = dict(session.execute(select(Message.id, Message.source_msgid)).tuples().all())
+            alerts = session.execute(select(Alert).order_by(Alert.window_start)).scalars().all()
+            assert [(a.rule, [msgid[m] for m in a.message_ids], a.hits, a.status) for a in alerts] == [
+                ("gr.sure_profit", ["m1", "m3"], 2, "open"),
+                ("br.personal_money", ["m2", "m4"], 2, "open"),
+                ("gr.sure_profit", ["m5"], 1, "open"),
+            ]
+            assert len({a.room_id for a in alerts}) == 1
+            assert aware(alerts[0].window_end) - aware(alerts[0].window_start) == timedelta(seconds=120)
+            opened = session.execute(select(AlertEvent.alert_id, AlertEvent.to_status)).tuples().all()
+            assert sorted(opened) == sorted((a.id, "open") for a in alerts)
+            notices = session.execute(
+                select(OutboxEvent.payload).where(OutboxEvent.topic == "notify").order_by(OutboxEvent.id)
+            ).scalars()
+            assert [(n["alert_id"], n["audience"]) for n in notices] == [
+                (alerts[0].id, "supervisor"),
+                (alerts[1].id, "compliance"),
+                (alerts[2].id, "supervisor"),
+            ]
+            freezes = session.execute(
+                select(AccessAudit.target_ids, AccessAudit.detail).where(
+                    AccessAudit.action == "employee.freeze"
+                )
+            ).all()
+            assert [(t, d["alert_id"]) for t, d in freezes] == [(["zhoumin"], alerts[1].id)]
+            status = session.execute(select(Employee.status).where(Employee.userid == "zhoumin")).scalar_one()
+            assert status == "frozen"
+    finally:
+        dispose_runtime(rt)

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive.kit.errors import Conflict, Forbidden, Unauthorized
 from archive.kit.settings import Settings
-from archive.kit.timeutil import utcnow
+from archive.kit.timeutil import aware, utcnow
 from archive.risk import service
-from archive.risk.models import Alert
-from archive.store.models import Employee, Message, OutboxEvent, Room
+from archive.risk.models import Alert, AlertEvent
+from archive.store.models import AccessAudit, Employee, Message, OutboxEvent, Room, UserAccount
 from audit.accounts import create_account, login
 from audit.principal import Principal, Role
 
@@ -82,6 +82,7 @@ def test_alert_book_dedupes_like_the_per_finding_lookup(db: sessionmaker[Session
         d = service.record_findings(
             s, _origin(room, emp, "m4", timedelta(days=3)), [F("abuse", 1, "abuse.insult")], book
         )
+        book.write(s)
         s.commit()
         assert a[0].id == stored.id and stored.message_ids == ["m0", "m1"]
         assert b[0].id == c[0].id and b[0].message_ids == ["m2", "m3"]
@@ -104,6 +105,115 @@ def test_alert_book_leaves_out_alerts_no_finding_of_the_batch_can_extend(db: ses
             s, _origin(room, emp, "m1", timedelta(hours=23)), [F("abuse", 1, "abuse.insult")], book
         )
         assert a is stored and stored.message_ids == ["m0", "m1"]
+
+
+def test_a_batch_stores_its_new_alerts_and_acts_on_each_once(db: sessionmaker[Session]) -> None:
+    """Within one book (an import batch) findings for the same room and rule extend one alert; nothing is
+    stored until write, which stores each alert with one opening event and acts on it once: the employee
+    is frozen once however many tier-3 alerts name them, each alert notifies once, in creation order."""
+    with db() as s:
+        room, emp, _ = _setup(s)
+        create_account(s, "seller", "seller-password-1", ["employee"], employee_id=emp.id)
+        s.commit()
+        book = service.AlertBook(s, [room.id], T0)
+        found = [
+            service.record_findings(
+                s, _origin(room, emp, mid, timedelta(hours=h)), [F(cat, tier, rule)], book
+            )
+            for mid, h, cat, tier, rule in [
+                ("m1", 0, "side_dealing", 3, "sd.private_transfer"),
+                ("m2", 0, "guaranteed_return", 2, "gr.sure_profit"),
+                ("m3", 1, "side_dealing", 3, "sd.private_transfer"),
+                ("m4", 2, "guaranteed_return", 2, "gr.sure_profit"),
+                ("m5", 3, "bribery", 3, "br.personal_money"),
+            ]
+        ]
+        (a,), (b,), (a2,), (b2,), (c,) = found
+        assert a is a2 and b is b2 and len({a.id, b.id, c.id}) == 3
+        assert s.scalar(select(func.count()).select_from(Alert)) == 0  # kept until write
+        book.write(s)
+        s.commit()
+    with db() as s:
+        alerts = s.execute(select(Alert)).scalars().all()
+        assert {x.id: (x.message_ids, x.hits, x.status) for x in alerts} == {
+            a.id: (["m1", "m3"], 2, "open"),
+            b.id: (["m2", "m4"], 2, "open"),
+            c.id: (["m5"], 1, "open"),
+        }
+        assert aware(s.get(Alert, a.id).window_end) == T0 + timedelta(hours=1)  # type: ignore[union-attr]
+        opened = s.execute(select(AlertEvent.alert_id, AlertEvent.from_status, AlertEvent.to_status)).all()
+        assert sorted(opened) == sorted((x.id, None, "open") for x in alerts)
+        notices = s.execute(select(OutboxEvent.payload).order_by(OutboxEvent.id)).scalars().all()
+        assert [(n["alert_id"], n["audience"], n["recipient"]) for n in notices] == [
+            (a.id, "compliance", None),
+            (b.id, "supervisor", "boss"),
+            (c.id, "compliance", None),
+        ]
+        freezes = s.execute(select(AccessAudit.detail).where(AccessAudit.action == "employee.freeze")).all()
+        assert [d["alert_id"] for (d,) in freezes] == [a.id]
+        assert s.get(Employee, emp.id).status == "frozen"  # type: ignore[union-attr]
+        assert s.scalar(select(UserAccount.token_version).where(UserAccount.username == "seller")) == 1
+
+
+def test_written_alerts_belong_to_the_session(db: sessionmaker[Session]) -> None:
+    """After write the returned alerts are the session's own: a later change to one is stored, and a
+    lookup returns the same object."""
+    with db() as s:
+        room, emp, _ = _setup(s)
+        book = service.AlertBook(s, [room.id], T0)
+        (a,) = service.record_findings(s, _origin(room, emp, "m1"), [F("abuse", 1, "abuse.insult")], book)
+        book.write(s)
+        assert s.get(Alert, a.id) is a
+        a.assignee = "officer"
+        s.commit()
+    with db() as s:
+        assert s.get(Alert, a.id).assignee == "officer"  # type: ignore[union-attr]
+
+
+def test_a_later_batch_extends_an_alert_of_an_earlier_one(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        first = service.AlertBook(s, [room.id], T0)
+        (a,) = service.record_findings(s, _origin(room, emp, "m1"), [F("abuse", 1, "abuse.insult")], first)
+        first.write(s)
+        s.commit()
+        later = service.AlertBook(s, [room.id], T0 + timedelta(hours=3))
+        (b,) = service.record_findings(
+            s, _origin(room, emp, "m2", timedelta(hours=3)), [F("abuse", 1, "abuse.insult")], later
+        )
+        (c,) = service.record_findings(
+            s, _origin(room, emp, "m3", timedelta(hours=30)), [F("abuse", 1, "abuse.insult")], later
+        )
+        later.write(s)
+        s.commit()
+        assert b.id == a.id != c.id
+    with db() as s:
+        alerts = s.execute(select(Alert).order_by(Alert.window_start)).scalars().all()
+        assert [(x.message_ids, x.hits) for x in alerts] == [(["m1", "m2"], 2), (["m3"], 1)]
+        assert s.scalar(select(func.count()).select_from(AlertEvent)) == 2
+
+
+@pytest.mark.parametrize("with_book", [False, True])
+def test_two_categories_of_one_rule_in_one_message_make_one_alert(
+    db: sessionmaker[Session], with_book: bool
+) -> None:
+    with db() as s:
+        room, emp, _ = _setup(s)
+        book = service.AlertBook(s, [room.id], T0) if with_book else None
+        found = service.record_findings(
+            s, _origin(room, emp, "m1"), [F("complaint", 1, "shared"), F("abuse", 2, "shared")], book
+        )
+        if book is not None:
+            book.write(s)
+        s.commit()
+        assert len(found) == 2 and found[0] is found[1]
+        assert (found[0].category, found[0].tier, found[0].message_ids, found[0].hits) == (
+            "abuse",
+            2,
+            ["m1"],
+            1,
+        )
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1
 
 
 def test_tier0_findings_make_no_alert(db: sessionmaker[Session]) -> None:
