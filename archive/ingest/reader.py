@@ -217,6 +217,10 @@ def line_ranges(
             start, first, count = end, first + lines, 0
         count += chunk.count(b"\n", i)
         pos += len(chunk)
+        # positioned reads leave the offset alone: move it, so that tools watching the descriptor (lsof,
+        # benchmarks/rss_monitor.py) see how far the import has read (workers use pread: unaffected)
+        os.lseek(fd, pos, os.SEEK_SET)
+    os.lseek(fd, pos, os.SEEK_SET)
     if pos > start:
         yield LineRange(fd, start, pos, first, file_id)
 

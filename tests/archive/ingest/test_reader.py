@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -339,6 +340,7 @@ def test_ranges_read_separately_give_the_whole_files_lines(
         ranges = list(
             line_ranges(fp, start_offset=offset, start_line=line_no, lines=per_range, chunk_size=chunk)
         )
+        assert os.lseek(fp.fileno(), 0, os.SEEK_CUR) == len(data)  # watchers see how far it read
         got = [ln for r in ranges for ln in read_range(r, max_line_bytes=cap, max_depth=8)]
     assert got == [line for line in whole if line.line_no > line_no]
     assert all(r.end - r.start > 0 for r in ranges)
