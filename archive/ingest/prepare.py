@@ -31,10 +31,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.ingest.directory import participant_kind
 from archive.ingest.reader import RawLine, classify
 from archive.ingest.records import InvalidRecord, ParsedRecord
 from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
+from archive.risk.conversation import signals_of
+from archive.risk.normalize import compact_with_path
 from archive.runtime import Runtime
 from archive.store.crypto import Sealed
 from archive.store.models import Message
@@ -116,9 +119,6 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
 
 def complete(rt: Runtime, p: Prepared) -> None:
     """Seal, blind-index and scan a parsed record: everything a new message needs before it is written."""
-    from archive.ingest.directory import participant_kind
-    from archive.risk.conversation import signals_of
-
     rec = p.rec
     assert rec is not None, "a reject has no record"
     p.mid = new_id()
@@ -128,12 +128,12 @@ def complete(rt: Runtime, p: Prepared) -> None:
     p.tokens = tuple(rt.blind.doc_tokens(rec.text))
     if rec.action == "send":
         role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
-        result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
-        if result.labels:
-            p.labels = sorted(result.labels)
-        if result.findings:
+        compacted = compact_with_path(rec.text)  # the risk normal form, for the scan and the signals
+        result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role, compacted=compacted)
+        if result.findings:  # (labels are the findings' categories, sorted: none without findings)
+            p.labels = result.labels
             p.findings = list(result.findings)
-        p.signals = signals_of(rec.text, role, 0)
+        p.signals = signals_of(rec.text, role, 0, compacted=compacted[0])
 
 
 def stored_msgids(session: Session, recs: Iterable[ParsedRecord]) -> set[tuple[str, str]]:
