@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -32,8 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.ingest.directory import participant_kind
-from archive.ingest.reader import RawLine, classify
-from archive.ingest.records import InvalidRecord, ParsedRecord
+from archive.ingest.reader import EMPTY, RawLine, decode_line
+from archive.ingest.records import InvalidRecord, ParsedRecord, RecordParser
 from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
 from archive.risk.conversation import signals_of
@@ -45,7 +45,7 @@ from archive.store.models import Message
 FORMATS = ("wecom", "generic")
 
 
-def parser(fmt: str) -> Callable[[dict[str, Any]], ParsedRecord]:
+def parser(fmt: str) -> RecordParser:
     if fmt == "wecom":
         from archive.ingest.wecom import parse_wecom
 
@@ -84,17 +84,19 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
     out: list[Prepared] = []
     parsed: list[tuple[Prepared, ParsedRecord]] = []
     for line in lines:
-        if line.obj is None and line.error is None:
-            line = classify(line, max_depth)
-        if line.error is not None or line.obj is None:
-            out.append(
-                Prepared(line.line_no, line.offset_end, reason=line.error or "invalid_json", raw=line.raw)
-            )
+        # Decoded here (read with decode=False), the object is orjson's own: its canonical form needs no
+        # round-trip check. Objects handed in (pushed records) may hold anything and get the check.
+        obj, error = line.obj, line.error
+        decoded = obj is None and error is None
+        if decoded:  # what `classify` would give
+            obj, error = decode_line(line.raw, max_depth) or (None, EMPTY)
+        if error is not None or obj is None:
+            out.append(Prepared(line.line_no, line.offset_end, reason=error or "invalid_json", raw=line.raw))
             continue
         try:
-            rec = parse(line.obj)
+            rec = parse(obj, decoded=decoded)
         except InvalidRecord as exc:
-            msgid = line.obj.get("msgid")
+            msgid = obj.get("msgid")
             out.append(
                 Prepared(
                     line.line_no,
