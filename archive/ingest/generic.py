@@ -130,10 +130,11 @@ def validate_generic(obj: dict[str, Any]) -> GenericMessage:
     return msg
 
 
-def parse_generic(obj: dict[str, Any]) -> ParsedRecord:
-    """Validate one generic record and turn it into a ParsedRecord; InvalidRecord says what is wrong."""
+def parse_generic(obj: dict[str, Any], *, decoded: bool = False) -> ParsedRecord:
+    """Validate one generic record and turn it into a ParsedRecord; InvalidRecord says what is wrong.
+    `decoded`: `obj` is orjson.loads' own result (see `canonical_json`)."""
     msg = validate_generic(obj)
-    canonical = canonical_json(obj)
+    canonical = canonical_json(obj, decoded=decoded)
     attachments = msg.attachments or []
     parts = [msg.text or ""] + [a.name for a in attachments]
     media = tuple(

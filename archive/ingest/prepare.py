@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -32,10 +32,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.ingest.reader import LineRange, RawLine, classify, read_range
-from archive.ingest.records import InvalidRecord, ParsedRecord
+from archive.ingest.directory import participant_kind
+from archive.ingest.reader import EMPTY, LineRange, RawLine, decode_line, read_range
+from archive.ingest.records import InvalidRecord, ParsedRecord, RecordParser
 from archive.kit.errors import InvalidInput, ServiceUnavailable
 from archive.kit.ids import new_id
+from archive.risk.conversation import signals_of
+from archive.risk.normalize import compact_with_path
 from archive.runtime import Runtime
 from archive.search.sql_backend import token_text
 from archive.store.crypto import Sealed
@@ -44,7 +47,7 @@ from archive.store.models import Message
 FORMATS = ("wecom", "generic")
 
 
-def parser(fmt: str) -> Callable[[dict[str, Any]], ParsedRecord]:
+def parser(fmt: str) -> RecordParser:
     if fmt == "wecom":
         from archive.ingest.wecom import parse_wecom
 
@@ -92,17 +95,19 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
     out: list[Prepared] = []
     parsed: list[tuple[Prepared, ParsedRecord]] = []
     for line in lines:
-        if line.obj is None and line.error is None:
-            line = classify(line, max_depth)
-        if line.error is not None or line.obj is None:
-            out.append(
-                Prepared(line.line_no, line.offset_end, reason=line.error or "invalid_json", raw=line.raw)
-            )
+        # Decoded here (read with decode=False), the object is orjson's own: its canonical form needs no
+        # round-trip check. Objects handed in (pushed records) may hold anything and get the check.
+        obj, error = line.obj, line.error
+        decoded = obj is None and error is None
+        if decoded:  # what `classify` would give
+            obj, error = decode_line(line.raw, max_depth) or (None, EMPTY)
+        if error is not None or obj is None:
+            out.append(Prepared(line.line_no, line.offset_end, reason=error or "invalid_json", raw=line.raw))
             continue
         try:
-            rec = parse(line.obj)
+            rec = parse(obj, decoded=decoded)
         except InvalidRecord as exc:
-            msgid = line.obj.get("msgid")
+            msgid = obj.get("msgid")
             out.append(
                 Prepared(
                     line.line_no,
@@ -127,9 +132,6 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
 
 def complete(rt: Runtime, p: Prepared) -> None:
     """Seal, blind-index and scan a parsed record: everything a new message needs before it is written."""
-    from archive.ingest.directory import participant_kind
-    from archive.risk.conversation import signals_of
-
     rec = p.rec
     assert rec is not None, "a reject has no record"
     p.mid = new_id()
@@ -139,12 +141,12 @@ def complete(rt: Runtime, p: Prepared) -> None:
     p.tokens = token_text(rt.blind.doc_tokens(rec.text))
     if rec.action == "send":
         role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
-        result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role)
-        if result.labels:
-            p.labels = sorted(result.labels)
-        if result.findings:
+        compacted = compact_with_path(rec.text)  # the risk normal form, for the scan and the signals
+        result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role, compacted=compacted)
+        if result.findings:  # (labels are the findings' categories, sorted: none without findings)
+            p.labels = result.labels
             p.findings = list(result.findings)
-        p.signals = signals_of(rec.text, role, 0)
+        p.signals = signals_of(rec.text, role, 0, compacted=compacted[0])
 
 
 def stored_msgids(session: Session, recs: Iterable[ParsedRecord]) -> set[tuple[str, str]]:

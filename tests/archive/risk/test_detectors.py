@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from archive.risk.detectors import card_like, detect, id_check_ok, luhn_ok
+from archive.risk.detectors import card_like, detect, has_phone, id_check_ok, luhn_ok, phones
 
 
 def _make_id(body17: str) -> str:
@@ -66,3 +68,8 @@ def test_private_phone_only_when_handed_out() -> None:
     assert detect("我们的400热线4008206612", "employee") == []
     assert detect("尾号13805712266", "employee") == []
     assert detect("会员手机号138****6620", "employee") == []
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789*1 3x中"), max_size=30))
+def test_has_phone_is_any_phone(text: str) -> None:
+    assert has_phone(text) == any(phones(text))

@@ -143,3 +143,61 @@ def test_blank_query_is_refused(query: str) -> None:
 def test_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="short"):
         BlindIndex(b"short")
+
+
+# Characters around which the per-character fast path must hand over to the reference definition:
+# combining marks, Hangul jamo, Indic two-part vowels, case foldings that decompose (ΐ), compatibility
+# forms that start with a space (´ → " ́"), every kind of whitespace, and the sentinel itself.
+_EDGE = (
+    "支付宝發票薴苧 ABCabc，。Ｖｘß ΐİﬁΣς´¨㍿①ǅ가각\u1161\u11a8\u0301\u0327e\u09c7\u09be\u0b47\u0b3e"
+    "\u3000\u00a0\t\n\r\x0b\x0c\x1c\x85\u2028\u200b\ufeff\uffff😎"
+)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=st.one_of(st.sampled_from(_EDGE), st.characters()), max_size=40))
+def test_fast_path_is_the_reference_normal_form(text: str) -> None:
+    from archive.search.blind import _normalize_reference
+
+    assert normalize(text) == _normalize_reference(text)
+
+
+def test_fast_path_agrees_on_every_code_point() -> None:
+    from archive.search.blind import _normalize_reference
+
+    bad = [
+        cp
+        for cp in range(sys.maxunicode + 1)
+        if normalize(chr(cp)) != _normalize_reference(chr(cp))
+        or normalize(f"a{chr(cp)}支") != _normalize_reference(f"a{chr(cp)}支")
+    ]
+    assert bad == []
+
+
+def test_fast_table_covers_every_character_that_changes() -> None:
+    """Past the fast table's end, `str.translate` leaves characters alone: none of them may change,
+    combine with a neighbour or be whitespace."""
+    from archive.kit.textnorm import may_join_previous
+    from archive.search.blind import _fast_table, _normalize_reference
+
+    limit = len(_fast_table())
+    for cp in range(limit, sys.maxunicode + 1):
+        ch = chr(cp)
+        assert _normalize_reference(ch) == ch and not ch.isspace(), hex(cp)
+        assert not may_join_previous(ch), hex(cp)
+
+
+def test_gram_cache_is_bounded_and_forgets_nothing_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+    from hashlib import sha256
+
+    from archive.search import blind
+
+    monkeypatch.setattr(blind, "GRAM_CACHE", 8)
+    bi = BlindIndex(KEY)
+    for text in ["支付宝转账", "私下發票退款", "支付宝", "ABC abc 123", "转账支付宝私下"] * 3:
+        grams = set(normalize(text)) - {" "}
+        grams |= {normalize(text)[i : i + 2] for i in range(len(normalize(text)) - 1)}
+        want = sorted(hmac.new(KEY, g.encode(), sha256).hexdigest()[:TOKEN_HEX] for g in grams)
+        assert bi.doc_tokens(text) == want
+        assert len(bi._tokens) <= 8
