@@ -205,6 +205,14 @@ line_bodies = st.one_of(
 )
 
 
+def _file(bodies: list[bytes], crlf: list[bool], final_newline: bool, bom: bool) -> bytes:
+    """A JSON-lines file of these lines: LF or CRLF each, with or without a final newline and a BOM."""
+    data = b"".join(body + (b"\r\n" if crlf[i] else b"\n") for i, body in enumerate(bodies))
+    if bodies and not final_newline:
+        data = data[: -2 if crlf[len(bodies) - 1] else -1]
+    return b"\xef\xbb\xbf" + data if bom else data
+
+
 def _model(data: bytes, max_line_bytes: int) -> list[tuple[int, int, bytes | None, str | None]]:
     """What iter_lines must produce, computed the simple way (whole file in memory)."""
     out: list[tuple[int, int, bytes | None, str | None]] = []
@@ -239,11 +247,7 @@ def _model(data: bytes, max_line_bytes: int) -> list[tuple[int, int, bytes | Non
 def test_streaming_matches_the_in_memory_model(
     bodies: list[bytes], crlf: list[bool], final_newline: bool, bom: bool, chunk: int, cap: int
 ) -> None:
-    data = b"".join(body + (b"\r\n" if crlf[i] else b"\n") for i, body in enumerate(bodies))
-    if bodies and not final_newline:
-        data = data[: -2 if crlf[len(bodies) - 1] else -1]
-    if bom:
-        data = b"\xef\xbb\xbf" + data
+    data = _file(bodies, crlf, final_newline, bom)
     got = read(data, max_line_bytes=cap, max_depth=8, chunk_size=chunk)
     expected = _model(data, cap)
     assert [(g.line_no, g.offset_end) for g in got] == [(e[0], e[1]) for e in expected]
@@ -326,11 +330,7 @@ def test_ranges_read_separately_give_the_whole_files_lines(
 ) -> None:
     """The importer cuts the file into ranges of whole lines (counting newlines only) and each worker reads
     its range: together they give exactly the lines iter_lines gives, also when resuming mid-file."""
-    data = b"".join(body + (b"\r\n" if crlf[i] else b"\n") for i, body in enumerate(bodies))
-    if bodies and not final_newline:
-        data = data[: -2 if crlf[len(bodies) - 1] else -1]
-    if bom:
-        data = b"\xef\xbb\xbf" + data
+    data = _file(bodies, crlf, final_newline, bom)
     path = tmp_path_factory.mktemp("ranges") / "f.jsonl"
     path.write_bytes(data)
     whole = read(data, max_line_bytes=cap, max_depth=8, decode=False)
