@@ -405,7 +405,9 @@ def test_opensearch_index_holds_no_plaintext(opensearch_url: str, os_index: str)
         checked = 0
         for _, raw in c.values():
             for t in {raw, normalize(raw)}:
-                assert t not in dump
+                # (a whole message of two or three ASCII letters, such as "vx", is one of those fragments:
+                # it once matched the index's random uuid in the settings)
+                assert (len(t) < 4 and t.isascii()) or t not in dump
                 for word in re.findall(r"[0-9A-Za-z]{4,}", t):
                     for i in range(len(word) - 3):
                         for j in range(i + 4, len(word) + 1):
