@@ -81,8 +81,8 @@ def index_in_transaction(
 ) -> bool:
     """When the search index lives in the archive's own database (the `sql` backend on the same engine),
     write the batch's documents (new messages: their ids were minted in this transaction) in the batch's
-    transaction: the index can then never lag behind or run
-    ahead of the archive, and no outbox round trip is needed. Returns False for other backends, whose
+    transaction: the index can then never lag behind or run ahead of the archive, and no outbox round trip
+    is needed. Returns False for other backends, whose
     documents go through the outbox and `push_committed` after the commit."""
     from archive.search.sql_backend import SqlBackend
 

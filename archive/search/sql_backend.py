@@ -106,8 +106,14 @@ def token_text(tokens: Sequence[str]) -> str:
     return " ".join(sorted({_canonical(t) for t in tokens}))
 
 
-def _token_ints(tokens: Sequence[str]) -> list[int]:
-    return [int(t, 16) - _INT64 for t in token_text(tokens).split()]
+def _stored_tokens(d: SearchDoc) -> str:
+    """A document's tokens as stored: given by the caller (the importer's workers) or computed here."""
+    return d.token_text if d.token_text is not None else token_text(d.tokens)
+
+
+def _ints(text: str) -> list[int]:
+    """Stored token text as PostgreSQL's int64 array."""
+    return [int(t, 16) - _INT64 for t in text.split()]
 
 
 def _labels(labels: Sequence[str]) -> str:
@@ -184,7 +190,8 @@ class SqlBackend:
 
     # -- writes ---------------------------------------------------------------------------------------
 
-    def _row(self, d: SearchDoc) -> dict[str, Any]:
+    @staticmethod
+    def _pg_row(d: SearchDoc) -> dict[str, Any]:
         return {
             "id": d.id,
             "msgtime_ms": d.msgtime_ms,
@@ -196,9 +203,7 @@ class SqlBackend:
             "department_id": d.department_id,
             "risk_labels": _labels(d.risk_labels),
             "recalled": d.recalled,
-            "tokens": _token_ints(d.token_list())
-            if self.dialect == "postgresql"
-            else token_text(d.token_list()),
+            "tokens": _ints(_stored_tokens(d)),
         }
 
     def index(self, docs: Sequence[SearchDoc]) -> None:
@@ -223,7 +228,7 @@ class SqlBackend:
             return
         ids = sorted(latest)  # one lock order for concurrent writers
         if self.dialect == "postgresql":
-            rows = [self._row(latest[i]) for i in ids]
+            rows = [self._pg_row(latest[i]) for i in ids]
             stmt = postgresql.insert(T)
             cols = [c.name for c in T.columns if c.name not in {"docno", "id"}]
             conn.execute(
@@ -252,7 +257,7 @@ class SqlBackend:
                 d.department_id,
                 _labels(d.risk_labels),
                 int(d.recalled),
-                d.token_text if d.token_text is not None else token_text(d.tokens),
+                _stored_tokens(d),
             )
             for docno, d in zip(docnos, ordered, strict=True)
         )
@@ -314,7 +319,7 @@ class SqlBackend:
                 return self._sqlite_candidates(conn, _fts_query(tokens), conds, filters, limit, after)
             q = select(T.c.msgtime_ms, T.c.id).where(*conds)
             if tokens:
-                wanted = literal(_token_ints(tokens), type_=postgresql.ARRAY(BigInteger))
+                wanted = literal(_ints(token_text(tokens)), type_=postgresql.ARRAY(BigInteger))
                 q = q.where(T.c.tokens.op("@>")(wanted))
             return [(int(ms), str(i)) for ms, i in conn.execute(q.order_by(*order).limit(limit))]
 
