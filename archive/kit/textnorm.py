@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from itertools import compress
+from operator import eq
 from pathlib import Path
 
 
@@ -42,6 +44,27 @@ def joins_previous() -> frozenset[int]:
             if len(parts) == 2:
                 second.add(int(parts[1], 16))
     return frozenset(second)
+
+
+@lru_cache(maxsize=1)
+def inert_below_limit() -> frozenset[int]:
+    """Code points below FAST_LIMIT that NFKD and case folding leave as they are and that can neither
+    combine with nor join the character before them: NFKC maps each of them to itself, alone or after
+    anything (the per-character tables' common case, ~95 % of the range).
+
+    Worked out for the whole range with one NFKD and one casefold call each, not one per character:
+    between characters joined by NUL (a starter that nothing decomposes to, composes with or reorders
+    across) both act on each character alone, so splitting the result at NUL gives each character's own
+    form. (≈ 60 ms instead of ≈ 0.3 s for the per-character calls; a unit test checks the set against
+    the per-character definition.)"""
+    cps = [cp for cp in range(1, FAST_LIMIT) if not 0xD800 <= cp <= 0xDFFF]
+    chars = list(map(chr, cps))
+    joined = "\0".join(chars)
+    decomposed = unicodedata.normalize("NFKD", joined).split("\0")
+    folded = joined.casefold().split("\0")
+    unchanged = set(compress(cps, map(eq, decomposed, chars))) & set(compress(cps, map(eq, folded, chars)))
+    combining = set(compress(cps, map(unicodedata.combining, chars)))
+    return frozenset(unchanged - combining - joins_previous())
 
 
 def may_join_previous(text: str) -> bool:

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from archive.kit.textnorm import FAST_LIMIT, may_join_previous, t2s_table
+from archive.kit.textnorm import FAST_LIMIT, inert_below_limit, may_join_previous, t2s_table
 
 # Characters people insert inside words to dodge filters. Sentence punctuation (，。！？；,!?;) is kept:
 # it marks clause boundaries for the context rules.
@@ -120,9 +120,11 @@ def fast_table() -> list[int | str | None]:
     (None: deleted), or the sentinel for a character that may combine with its neighbour under NFKC."""
     tab = table()
     out: list[int | str | None] = list(range(_FAST_LIMIT))
-    for cp in range(_FAST_LIMIT):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue  # lone surrogates: NFKC and case folding leave them alone, the table has none
+    # Inert characters map to themselves unless the table maps them; lone surrogates are left alone by
+    # NFKC and case folding, and the table has none.
+    todo = set(range(_FAST_LIMIT)) - inert_below_limit() - set(range(0xD800, 0xE000)) | set(tab)
+    todo.add(ord(_SENTINEL))
+    for cp in sorted(todo):
         ch = chr(cp)
         if may_join_previous(ch) or ch == _SENTINEL:
             out[cp] = _SENTINEL

@@ -16,7 +16,7 @@ from operator import concat
 from typing import cast
 
 from archive.kit.errors import InvalidInput
-from archive.kit.textnorm import FAST_LIMIT, may_join_previous, t2s_table
+from archive.kit.textnorm import FAST_LIMIT, inert_below_limit, may_join_previous, t2s_table
 
 TOKEN_HEX = 16
 # Chat vocabulary is Zipfian: a few tens of thousands of grams cover almost every occurrence, and a cache
@@ -82,9 +82,12 @@ def _fast_table() -> list[int | str]:
     by `str.translate` (IndexError = no mapping); a unit test checks that none of them changes."""
     out: list[int | str] = list(range(FAST_LIMIT))
     t2s = _t2s()
-    for cp in range(FAST_LIMIT):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue  # lone surrogates: NFKC and case folding leave them alone, the table has none
+    # Inert characters map to themselves unless converted or whitespace; lone surrogates are left alone
+    # by NFKC and case folding, and the conversion table has none.
+    spaces = {cp for cp in range(0x3000 + 1) if chr(cp).isspace()}  # (no whitespace lies past U+3000)
+    todo = set(range(FAST_LIMIT)) - inert_below_limit() - set(range(0xD800, 0xE000)) | set(t2s) | spaces
+    todo.add(ord(_SENTINEL))
+    for cp in sorted(todo):
         ch = chr(cp)
         if ch == _SENTINEL or may_join_previous(ch):
             out[cp] = _SENTINEL
