@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archive.ingest.directory import DirectoryCache
 from archive.ingest.media import MEDIA_COLUMNS, MediaStore, NewMedia
 from archive.ingest.models import MediaObject, QuarantineEntry
-from archive.ingest.prepare import Prepared, Preparer, complete, prepare_batch, stored_msgids
+from archive.ingest.prepare import IN_CHUNK, Prepared, Preparer, complete, prepare_batch, stored_msgids
 from archive.ingest.reader import RawLine, line_ranges
 from archive.ingest.records import ParsedRecord
 from archive.kit.ids import new_id
@@ -146,6 +146,17 @@ _fields_of = attrgetter(*NewMessage.__slots__)
 
 _MESSAGES = cast(Table, Message.__table__)
 _MEDIA = cast(Table, MediaObject.__table__)
+# Keyed by expanding parameters (see archive.ingest.prepare.IN_CHUNK).
+_UNRECALLED = select(_MESSAGES.c.id, _MESSAGES.c.source_msgid).where(
+    _MESSAGES.c.source == bindparam("source"),
+    _MESSAGES.c.source_msgid.in_(bindparam("ids", expanding=True)),
+    _MESSAGES.c.recalled.is_(False),
+)
+# By recall_of_msgid alone, source filtered by the caller: with `source = ?` in the query SQLite walks the
+# (source, source_msgid) index, i.e. the whole table, once per batch.
+_EARLY_RECALLS = select(
+    _MESSAGES.c.source, _MESSAGES.c.recall_of_msgid, _MESSAGES.c.msgtime, _MESSAGES.c.source_msgid
+).where(_MESSAGES.c.recall_of_msgid.in_(bindparam("ids", expanding=True)))
 _MARK_RECALLED = (
     update(_MESSAGES)
     .where(_MESSAGES.c.id == bindparam("b_id"), _MESSAGES.c.recalled.is_(False))
@@ -579,14 +590,8 @@ class Importer:
                 original.mark_recalled(recall_row.msgtime, recall_row.source_msgid)
                 summary.recalled += 1
         marks = []
-        for i in range(0, len(stored), 500):
-            found = session.execute(
-                select(Message.id, Message.source_msgid).where(
-                    Message.source == source,
-                    Message.source_msgid.in_(stored[i : i + 500]),
-                    Message.recalled.is_(False),
-                )
-            )
+        for i in range(0, len(stored), IN_CHUNK):
+            found = session.execute(_UNRECALLED, {"source": source, "ids": stored[i : i + IN_CHUNK]})
             for original_id, msgid in found:
                 recall_row = targets[msgid]
                 marks.append(
@@ -596,14 +601,8 @@ class Importer:
             session.execute(_MARK_RECALLED, marks)
             summary.recalled += len(marks)
         waiting = [m for m, row in plain.items() if not row.recalled]
-        for i in range(0, len(waiting), 500):
-            # By recall_of_msgid alone, source filtered here: with `source = ?` in the query SQLite walks the
-            # (source, source_msgid) index, i.e. the whole table, once per batch.
-            early = session.execute(
-                select(Message.source, Message.recall_of_msgid, Message.msgtime, Message.source_msgid).where(
-                    Message.recall_of_msgid.in_(waiting[i : i + 500])
-                )
-            )
+        for i in range(0, len(waiting), IN_CHUNK):
+            early = session.execute(_EARLY_RECALLS, {"ids": waiting[i : i + IN_CHUNK]})
             for recall_source, target, at, by in early:
                 row = plain[target or ""]
                 if recall_source == source and not row.recalled:

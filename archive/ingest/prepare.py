@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from archive.ingest.directory import participant_kind
@@ -157,14 +157,18 @@ def stored_msgids(session: Session, recs: Iterable[ParsedRecord]) -> set[tuple[s
     found: set[tuple[str, str]] = set()
     for source, msgids in by_source.items():
         ids = sorted(msgids)
-        for i in range(0, len(ids), 500):
-            rows = session.execute(
-                select(Message.source_msgid).where(
-                    Message.source == source, Message.source_msgid.in_(ids[i : i + 500])
-                )
-            ).scalars()
+        for i in range(0, len(ids), IN_CHUNK):
+            rows = session.execute(_STORED, {"source": source, "ids": ids[i : i + IN_CHUNK]}).scalars()
             found.update((source, m) for m in rows)
     return found
+
+
+# Keys per IN list. One expanding parameter, not a literal per key: SQLAlchemy coerced each of a list's
+# literals (≈ 1 µs a key, twice per imported message); now it renders the list's placeholders itself.
+IN_CHUNK = 2000
+_STORED = select(Message.source_msgid).where(
+    Message.source == bindparam("source"), Message.source_msgid.in_(bindparam("ids", expanding=True))
+)
 
 
 # -- worker processes ---------------------------------------------------------------------------------

@@ -117,9 +117,20 @@ def _sqlite_binds(
 
 
 def _fast_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # The previous value and its text, as one tuple (replaced in one assignment, so threads sharing the
+    # processor never see a value with another's text): a batch's rows share one created_at object.
+    last: list[tuple[Any, str]] = [(None, "")]
+
     def process(value: Any) -> Any:
+        if value is None:
+            return None
         if type(value) is datetime:  # not a subclass or a date: those take the dialect's own path
-            return value.isoformat(" ", "microseconds")[:26]  # the offset of an aware value is dropped
+            seen = last[0]
+            if value is seen[0]:
+                return seen[1]  # (datetimes are immutable: the same object has the same text)
+            text = value.isoformat(" ", "microseconds")[:26]  # the offset of an aware value is dropped
+            last[0] = (value, text)
+            return text
         return fallback(value)
 
     return process

@@ -66,8 +66,14 @@ def test_the_fast_sqlite_datetime_binding_equals_the_dialects(value: date | date
     assert [i for i, _ in convert] == [0, 1]
     for i, fast in convert:
         assert fast.__qualname__.startswith("_fast_datetime"), "the fast path is in use"
-        expected = table.columns[i].type.dialect_impl(dialect).bind_processor(dialect)(value)  # type: ignore[misc]
+        proc = table.columns[i].type.dialect_impl(dialect).bind_processor(dialect)
+        assert proc is not None
+        expected = proc(value)
         assert fast(value) == expected
+        assert fast(value) == expected  # again: the remembered text of the same object
+        other = datetime(2001, 2, 3, 4, 5, 6, 7)
+        assert fast(other) == proc(other)
+        assert fast(value) == expected  # after another value
 
 
 def test_bulk_insert_needs_every_column_once(db: sessionmaker[Session]) -> None:
