@@ -6,7 +6,7 @@
                documents into the same OpenSearch                                  (target >= 0.7x)
   rss:         peak PSS of `chatvault import` and its workers on a --bytes file    (target <= 300 MB)
 
-usage: python benchmarks/ingest_bench.py [--n 20000] [--mode embedded,production,rss] [--bytes 1G]
+usage: python benchmarks/ingest_bench.py [--n 20000] [--mode embedded,production,rss] [--bytes 1G] [--rounds 2]
 production and rss modes read the CHATVAULT_TEST_* settings written by scripts/services.sh."""
 
 from __future__ import annotations
@@ -215,6 +215,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--mode", default="embedded,production")
     ap.add_argument("--bytes", default="1G")
+    ap.add_argument("--rounds", type=int, default=2, help="production rounds (the first warms OpenSearch)")
     a = ap.parse_args()
     _env_file()
     print(
@@ -236,11 +237,15 @@ def main() -> None:
                 f"embedded end-to-end: {n / e:,.0f} msg/s  ratio to jieba.lcut = {base / e:.2f}x (target >= 1.0)"
             )
         if "production" in modes:
-            p, bulk = production(path, n)
-            print(
-                f"production end-to-end: {n / p:,.0f} msg/s; raw _bulk: {n / bulk:,.0f} docs/s; "
-                f"ratio = {bulk / p:.2f}x (target >= 0.7)"
-            )
+            # A fresh OpenSearch JVM is still compiling its indexing code: the first round (import, then
+            # the raw _bulk) used twice the CPU a document of the next in the import alone, which the
+            # baseline, run second, never paid. Every round is printed; the last one is the figure.
+            for r in range(1, a.rounds + 1):
+                p, bulk = production(path, n)
+                print(
+                    f"production end-to-end (round {r}/{a.rounds}): {n / p:,.0f} msg/s; "
+                    f"raw _bulk: {n / bulk:,.0f} docs/s; ratio = {bulk / p:.2f}x (target >= 0.7)"
+                )
         if "rss" in modes:
             rss(Path(tmp), _size(a.bytes))
 
