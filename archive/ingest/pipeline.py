@@ -203,9 +203,10 @@ class Importer:
             key = source_key(fmt, fp)
             offset, line_no = self._start(key, restart)
             summary.resumed_from_line = line_no
-            ranges = line_ranges(
-                fp, start_offset=offset, start_line=line_no, lines=self.settings.ingest_batch_size
-            )
+            size = self.settings.ingest_batch_size
+            # with workers, smaller batches at both ends keep the pipeline's fill and drain short
+            ramp = max(1, size // 8) if workers else None
+            ranges = line_ranges(fp, start_offset=offset, start_line=line_no, lines=size, first=ramp)
             depth = self.settings.ingest_max_json_depth
             analyzed_at = 0
             with (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import tracemalloc
@@ -346,6 +347,43 @@ def test_ranges_read_separately_give_the_whole_files_lines(
     assert got == [line for line in whole if line.line_no > line_no]
     assert all(r.end - r.start > 0 for r in ranges)
     assert all(data[r.start : r.end].count(b"\n") == per_range for r in ranges[:-1])
+    # ramped and tapered: the same lines, numbered the same, in ranges that grow from `first` up to
+    # `per_range` and end with at most `first` lines
+    first = max(1, per_range // 3)
+    with path.open("rb") as fp:
+        ramped = list(
+            line_ranges(
+                fp, start_offset=offset, start_line=line_no, lines=per_range, first=first, chunk_size=chunk
+            )
+        )
+        assert os.lseek(fp.fileno(), 0, os.SEEK_CUR) == len(data)
+        assert [ln for r in ramped for ln in read_range(r, max_line_bytes=cap, max_depth=8)] == got
+    assert all(a.end == b.start for a, b in itertools.pairwise(ramped))
+    counts = [data[r.start : r.end].count(b"\n") for r in ramped]
+    assert all(r.end - r.start > 0 for r in ramped) and all(c <= per_range for c in counts)
+    if len(ramped) > 1:
+        assert counts[0] == first
+        assert counts[-1] <= first
+        assert [r.first_line for r in ramped] == [line_no + sum(counts[:k]) for k in range(len(ramped))]
+
+
+def test_ranges_ramp_up_and_taper_off(tmp_path: Path) -> None:
+    """With `first`, batch sizes double from `first` up to `lines` and the last stretch is halved down to
+    `first`, so the worker processes and the importer each wait only for a small batch at both ends."""
+    path = tmp_path / "f.jsonl"
+    for lines, ramped, plain in [
+        (40, [2, 4, 8, 8, 8, 8, 2], [8] * 5),  # the last stretch is 2 lines already
+        (38, [2, 4, 8, 8, 8, 4, 2, 2], [8, 8, 8, 8, 6]),  # the last 8 are halved down to 2
+    ]:
+        path.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(lines)))
+        data = path.read_bytes()
+        with path.open("rb") as fp:
+            got = list(line_ranges(fp, start_offset=0, start_line=0, lines=8, first=2))
+            assert [data[r.start : r.end].count(b"\n") for r in got] == ramped
+            got = list(line_ranges(fp, start_offset=0, start_line=0, lines=8))
+            assert [data[r.start : r.end].count(b"\n") for r in got] == plain
+    with pytest.raises(ValueError, match="first"):
+        next(line_ranges(io.BytesIO(b""), start_offset=0, start_line=0, lines=8, first=9))
 
 
 def test_a_range_is_not_read_from_another_file(tmp_path: Path) -> None:
