@@ -131,7 +131,8 @@ class OpenSearchBackend:
             "department_id": d.department_id,
             "risk_labels": list(d.risk_labels),
             "recalled": d.recalled,
-            "tokens": sorted(set(d.token_list())),
+            # token_text is sorted already (archive.search.sql_backend.token_text)
+            "tokens": d.token_text.split() if d.token_text is not None else sorted(set(d.tokens)),
         }
 
     def _bulk(self, lines: list[bytes]) -> None:
