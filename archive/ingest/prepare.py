@@ -222,7 +222,7 @@ class Preparer:
             import jieba
 
             jieba.setLogLevel(60)
-            self.rt.analyzer  # noqa: B018
+            self.rt.analyzer.preload()  # the matchers and tables a scan builds on first use, too
             jieba.initialize()
             # The keys too: a worker that loaded the keyring itself could meet a fresh data directory and
             # create one of its own.
