@@ -40,7 +40,6 @@ from archive.kit.ids import new_id
 from archive.risk.conversation import signals_of
 from archive.risk.normalize import compact_with_path
 from archive.runtime import Runtime
-from archive.search.sql_backend import token_text
 from archive.store.crypto import Sealed
 from archive.store.models import Message
 
@@ -138,7 +137,7 @@ def complete(rt: Runtime, p: Prepared) -> None:
     p.sealed = rt.envelope.seal(p.mid, rec.canonical)
     if not rec.text:
         return
-    p.tokens = token_text(rt.blind.doc_tokens(rec.text))
+    p.tokens = rt.blind.doc_token_text(rec.text)
     if rec.action == "send":
         role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
         compacted = compact_with_path(rec.text)  # the risk normal form, for the scan and the signals
@@ -227,7 +226,7 @@ class Preparer:
             import jieba
 
             jieba.setLogLevel(60)
-            self.rt.analyzer  # noqa: B018
+            self.rt.analyzer.preload()  # the matchers and tables a scan builds on first use, too
             jieba.initialize()
             # The keys too: a worker that loaded the keyring itself could meet a fresh data directory and
             # create one of its own.

@@ -6,6 +6,7 @@ the fast path."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -19,6 +20,7 @@ from archive.risk.normalize import (
     identity_span,
     is_identity_map,
     normalize,
+    preload_tables,
 )
 from archive.risk.pinyin import is_pinyin_word
 
@@ -87,6 +89,15 @@ class Analyzer:
     @property
     def lexicon(self) -> Lexicon:
         return self.holder.current
+
+    def preload(self, sender_roles: Iterable[str | None] = ("employee", "customer")) -> None:
+        """Build now what the first scans would build: the active lexicon's matcher for each sender role
+        and the normaliser's tables (see `normalize.preload_tables`), e.g. before a process forks workers that
+        scan. A lexicon swapped in later builds its matchers on first use, as before."""
+        lex = self.holder.current
+        for role in sender_roles:
+            lex.matcher(role)
+        preload_tables()
 
     def scan_message(
         self,

@@ -137,6 +137,17 @@ def fast_table() -> list[int | str | None]:
     return out
 
 
+def preload_tables() -> None:
+    """Build now the tables a scan builds on first use (the fast table, and the runs of deleted characters
+    that offsets and spans are found with). The importer calls it before forking its workers: they then
+    share one copy instead of each building its own, which in a fork also copies every page of the fast
+    table it reads (measured: 35 ms of CPU and 3 200 page faults a worker, against 1.4 ms and 29)."""
+    fast_table()
+    _deleted()
+    for bmp_only in (True, False):
+        _fast_deleted(bmp_only)
+
+
 def compact_with_path(text: str) -> tuple[str, bool]:
     """The normalised form, without offsets (fast path; same result as `_compact_slow`), and whether it
     took the fast path; `normalize(text, c, fast)` then need not search the text for the characters

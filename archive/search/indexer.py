@@ -16,7 +16,6 @@ from archive.kit.errors import ChatVaultError
 from archive.kit.timeutil import to_millis, utcnow
 from archive.runtime import Runtime
 from archive.search.backend import SearchDoc
-from archive.search.sql_backend import token_text
 from archive.store.models import Message, OutboxEvent
 from archive.store.records import RecordReader
 from audit.access import record_text
@@ -50,7 +49,7 @@ class IndexedFields(Protocol):
 
 
 def to_doc(rt: Runtime, msg: IndexedFields, text: str) -> SearchDoc:
-    return with_tokens(msg, token_text(rt.blind.doc_tokens(text)) if text else "")
+    return with_tokens(msg, rt.blind.doc_token_text(text) if text else "")
 
 
 def with_tokens(msg: IndexedFields, text: str) -> SearchDoc:

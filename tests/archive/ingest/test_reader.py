@@ -202,7 +202,7 @@ json_values = st.recursive(
 line_bodies = st.one_of(
     st.dictionaries(st.text(max_size=5), json_values, max_size=4).map(lambda d: orjson.dumps(d)),
     st.binary(max_size=30).filter(lambda b: b"\n" not in b),
-    st.sampled_from([b"", b"  ", b"[1]", b"{", b"\xff", b"\x00"]),
+    st.sampled_from([b"", b"  ", b"[1]", b"{", b"\xff", b"\x00", b"\xef\xbb\xbf{}"]),
 )
 
 
@@ -384,6 +384,47 @@ def test_ranges_ramp_up_and_taper_off(tmp_path: Path) -> None:
             assert [data[r.start : r.end].count(b"\n") for r in got] == plain
     with pytest.raises(ValueError, match="first"):
         next(line_ranges(io.BytesIO(b""), start_offset=0, start_line=0, lines=8, first=9))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bodies=st.lists(line_bodies, max_size=12),
+    crlf=st.lists(st.booleans(), min_size=12, max_size=12),
+    final_newline=st.booleans(),
+    bom=st.booleans(),
+    per_range=st.integers(1, 5),
+    cap=st.integers(1, 60),
+)
+def test_a_small_range_read_at_once_gives_the_streamed_lines(
+    tmp_path_factory: pytest.TempPathFactory,
+    bodies: list[bytes],
+    crlf: list[bool],
+    final_newline: bool,
+    bom: bool,
+    per_range: int,
+    cap: int,
+) -> None:
+    """A worker reads a small range with one read and one split: exactly the lines the streaming reader
+    gives, whenever every line is within the cap (a longer one is left to the streaming reader's cut)."""
+    from archive.ingest.reader import _RangeReader, _split_range
+
+    data = _file(bodies, crlf, final_newline, bom)
+    path = tmp_path_factory.mktemp("whole") / "f.jsonl"
+    path.write_bytes(data)
+    with path.open("rb") as fp:
+        for r in line_ranges(fp, start_offset=0, start_line=0, lines=per_range):
+            streamed = list(
+                iter_lines(
+                    _RangeReader(r),
+                    start_offset=r.start,
+                    start_line=r.first_line,
+                    max_line_bytes=cap,
+                    max_depth=8,
+                    decode=False,
+                )
+            )
+            fits = all(len(line) <= cap for line in data[r.start : r.end].split(b"\n"))
+            assert _split_range(r, cap) == (streamed if fits else None)
 
 
 def test_a_range_is_not_read_from_another_file(tmp_path: Path) -> None:

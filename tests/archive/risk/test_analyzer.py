@@ -188,3 +188,26 @@ def test_whole_sentence_pinyin(text: str, role: str, expected: list[str]) -> Non
 )
 def test_homophones_of_report(text: str, expected: list[str]) -> None:
     assert labels(text, "customer") == expected
+
+
+def test_preloaded_analyser_builds_nothing_on_first_scans_and_finds_the_same() -> None:
+    """The importer preloads before forking its workers, so that they share what a scan builds on first
+    use instead of each building (and copying) its own."""
+    from archive.risk import normalize as norm
+
+    texts = [
+        ("签了这单回😀扣少不了你的", "employee"),
+        ("你们就是一群废物", "customer"),
+        ("好的，收到", "employee"),
+    ]
+    expected = [Analyzer(Lexicon.default()).scan_message(t, r).findings for t, r in texts]
+    for cached in (norm._fast_deleted, norm._deleted):
+        cached.cache_clear()
+    preloaded = Analyzer(Lexicon.from_json(Lexicon.default().to_json()))
+    preloaded.preload()
+    matchers = dict(preloaded.lexicon._matchers)
+    tables = (norm._fast_deleted.cache_info().currsize, norm._deleted.cache_info().currsize)
+    assert set(matchers) == {"employee", "customer"} and tables == (2, 1)
+    assert [preloaded.scan_message(t, r).findings for t, r in texts] == expected
+    assert preloaded.lexicon._matchers == matchers
+    assert (norm._fast_deleted.cache_info().currsize, norm._deleted.cache_info().currsize) == tables

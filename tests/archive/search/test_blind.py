@@ -201,3 +201,12 @@ def test_gram_cache_is_bounded_and_forgets_nothing_it_answers(monkeypatch: pytes
         want = sorted(hmac.new(KEY, g.encode(), sha256).hexdigest()[:TOKEN_HEX] for g in grams)
         assert bi.doc_tokens(text) == want
         assert len(bi._tokens) <= 8
+
+
+@settings(max_examples=400, deadline=None)  # (the first example imports the sql backend)
+@given(st.one_of(texts, st.text(alphabet=st.sampled_from(_EDGE), max_size=40), st.text(max_size=200)))
+def test_token_text_is_what_the_search_backends_store(text: str) -> None:
+    """The importer stores `doc_token_text` as is: it must be the backends' own form of the tokens."""
+    from archive.search.sql_backend import token_text
+
+    assert BI.doc_token_text(text) == token_text(BI.doc_tokens(text))
