@@ -140,7 +140,7 @@ def test_a_dead_worker_fails_the_import_and_a_rerun_completes_it(
         monkeypatch.setattr(prepare, "prepare_batch", real)
         with rt.sessions() as session:
             stored = set(session.execute(select(Message.source_msgid)).scalars())
-        assert 0 < len(stored) <= 300
+        assert 0 < len(stored) < 300 + 50  # nothing from a batch starting past line 300
         summary = Importer(rt).import_file(path)
         assert summary.resumed_from_line >= len(stored) - 100  # from the checkpoint, not the start
         with rt.sessions() as session:
