@@ -53,11 +53,11 @@ class Settings(BaseSettings):
     bind_host: str = "127.0.0.1"
     bind_port: int = 8000
 
-    # Lines per batch (one transaction, one segment). 2000 rather than 500: per-batch costs (queries,
-    # commit, the WAL pages every index touches, one OpenSearch request) spread over 4x the messages —
-    # importer CPU 140 → 115 µs a message embedded, 550 → 430 µs in all on the production profile
-    # (BENCHMARKS.md); memory stays bounded (at most 2 x workers batches in flight).
-    ingest_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    # Lines per batch (one transaction, one segment). 1000 rather than 500: per-batch costs (queries,
+    # commit, the WAL pages every index touches) spread over twice the messages. 2000 was faster still
+    # but took the import of a 1 GB file to 289 MB PSS (1000: 265 MB; target 300). OpenSearch gets
+    # 2000-document pushes whatever this is (archive.ingest.pipeline.PUSH_DOCS).
+    ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
     # Processes that decode, parse, seal, scan and blind-index batches while the importer writes the
     # previous ones (archive/ingest/prepare.py); 0 does it all in the importing process; unset: one less
     # than the CPUs, at most 2, none on a single CPU (see ingest_worker_count).

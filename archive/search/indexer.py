@@ -92,15 +92,18 @@ def index_in_transaction(
     return True
 
 
-def push_committed(rt: Runtime, outbox_id: int, rows: Sequence[IndexedFields], tokens: dict[str, str]) -> int:
-    """Fast path right after an ingest commit: the batch's tokens are still in memory, so no decryption
-    is needed. On failure the outbox row stays pending for `drain`."""
+def push_committed(
+    rt: Runtime, outbox_ids: Sequence[int], rows: Sequence[IndexedFields], tokens: dict[str, str]
+) -> int:
+    """Fast path right after ingest commits: the batches' tokens are still in memory, so no decryption
+    is needed. `rows` are the messages of the outbox rows `outbox_ids`, which are marked done once the
+    backend took them all; on failure they stay pending for `drain`."""
     try:
         rt.search.index([with_tokens(m, tokens.get(m.id, "")) for m in rows])
     except ChatVaultError:
         return 0
     with rt.sessions.begin() as session:
-        _mark_done(session, [outbox_id])
+        _mark_done(session, outbox_ids)
     return len(rows)
 
 

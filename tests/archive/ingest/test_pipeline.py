@@ -519,3 +519,41 @@ def test_an_import_raises_one_alert_per_room_rule_and_window_and_acts_once(
             assert status == "frozen"
     finally:
         dispose_runtime(rt)
+
+
+def test_committed_batches_reach_opensearch_in_pushes_of_push_docs(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pushes to the search service gather committed batches up to PUSH_DOCS documents (bigger _bulk
+    requests cost OpenSearch far less a document); every batch's outbox row is marked done by its push and
+    the rest of the file goes in a last, smaller push."""
+    from archive.ingest import pipeline
+    from archive.search import indexer
+    from archive.store.models import OutboxEvent
+    from benchmarks.gen_wecom import generate
+    from tests.helpers import dispose_runtime, make_runtime
+
+    path = tmp_path / "gen.jsonl"
+    with path.open("wb") as fh:
+        generate(fh, 250, seed=4)
+    pushes: list[tuple[int, int]] = []
+    real = indexer.push_committed
+
+    def counted(rt: Runtime, ids: list[int], rows: list[object], tokens: dict[str, str]) -> int:
+        pushes.append((len(ids), len(rows)))
+        return real(rt, ids, rows, tokens)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "push_committed", counted)
+    monkeypatch.setattr(pipeline, "PUSH_DOCS", 120)
+    rt = make_runtime("production", tmp_path, request, ingest_batch_size=50, ingest_workers=0)
+    try:
+        summary = Importer(rt).import_file(path)
+        assert summary.imported == summary.indexed == 250
+        assert pushes == [(3, 150), (2, 100)]
+        with rt.sessions() as session:
+            events = session.execute(select(OutboxEvent.done_at)).scalars().all()
+        assert len(events) == 5 and all(done is not None for done in events)
+        rt.search.refresh()
+        assert rt.search.count() == 250
+    finally:
+        dispose_runtime(rt)
