@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # Lines per batch (one transaction, one segment). 1000 rather than 500: per-batch costs (queries,
     # commit, the WAL pages every index touches) spread over twice the messages. 2000 was faster still
     # but took the import of a 1 GB file to 289 MB PSS (1000: 265 MB; target 300). OpenSearch gets
-    # 2000-document pushes whatever this is (archive.ingest.pipeline.PUSH_DOCS).
+    # pushes of at least 2000 documents whatever this is (archive.ingest.pipeline.PUSH_DOCS).
     ingest_batch_size: int = Field(default=1000, ge=1, le=100_000)
     # Processes that decode, parse, seal, scan and blind-index batches while the importer writes the
     # previous ones (archive/ingest/prepare.py); 0 does it all in the importing process; unset: one less
