@@ -39,7 +39,7 @@ from archive.store.models import Customer, IngestCheckpoint, Message, OutboxEven
 # Committed batches go to an external search service (OpenSearch) in pushes of at least this many
 # documents, so pushes need not follow the database batch size, which memory bounds. Raw _bulk of the same
 # 20 k documents, three alternated rounds: OpenSearch 77-97 µs of CPU a document in 2000-document
-# requests, 91-105 in 1000-document ones, 85-111 in 500-document ones (BENCHMARKS.md).
+# requests, 91-105 in 1000-document ones, 85-111 in 500-document ones (benchmarks/opensearch_bulk_size.py).
 PUSH_DOCS = 2000
 ROOM_WINDOWS = 10_000  # conversation windows kept in memory (each a few hundred bytes of signals)
 
