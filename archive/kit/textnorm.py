@@ -55,8 +55,8 @@ def inert_below_limit() -> frozenset[int]:
     Worked out for the whole range with one NFKD and one casefold call each, not one per character:
     between characters joined by NUL (a starter that nothing decomposes to, composes with or reorders
     across) both act on each character alone, so splitting the result at NUL gives each character's own
-    form. (≈ 60 ms instead of ≈ 0.3 s for the per-character calls; a unit test checks the set against
-    the per-character definition.)"""
+    form. (0.11-0.15 s on a 2-vCPU VM, after which each table computes ≈ 20 k entries in ≈ 0.05 s instead
+    of 196 k in 0.2-0.35 s; a unit test checks the set against the per-character definition.)"""
     cps = [cp for cp in range(1, FAST_LIMIT) if not 0xD800 <= cp <= 0xDFFF]
     chars = list(map(chr, cps))
     joined = "\0".join(chars)
