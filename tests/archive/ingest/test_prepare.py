@@ -232,3 +232,44 @@ def test_prepared_batches_cross_processes_unchanged(tmp_path: Path, embedded_run
         "sealed": all(p.sealed is not None for p in again if p.rec is not None),
     }
     assert all(kinds.values()), kinds
+
+
+def test_completing_a_batch_step_by_step_equals_completing_each_record(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`complete_all` runs each step over the whole batch; every record must come out as `complete` makes
+    it alone: same tokens, labels, findings and signals, and a sealed record that opens to its JSON."""
+    from archive.ingest.prepare import complete, complete_all, prepare_batch
+    from archive.ingest.reader import iter_lines
+
+    rt = make_runtime("embedded", tmp_path / "rt", request, ingest_workers=0)
+    try:
+        path = _mixed_file(tmp_path)
+        lines = list(iter_lines(path.open("rb"), max_line_bytes=1 << 20, max_depth=32, decode=False))
+        batch = [p for p in prepare_batch(rt, "wecom", lines, 32) if p.rec is not None]
+        for p in batch:
+            p.mid, p.sealed, p.tokens, p.labels, p.findings, p.signals = "", None, "", [], [], None
+        alone = pickle.loads(pickle.dumps(batch))
+        complete_all(rt, batch)
+        for p in alone:
+            complete(rt, p)
+
+        def view(p: object) -> tuple[object, ...]:
+            sig = getattr(p, "signals", None)
+            return (
+                p.tokens,  # type: ignore[attr-defined]
+                p.labels,  # type: ignore[attr-defined]
+                [f.as_dict() for f in p.findings],  # type: ignore[attr-defined]
+                sig.__reduce__()[1][1:] if sig is not None else None,
+            )
+
+        assert [view(p) for p in batch] == [view(p) for p in alone]
+        assert sum(bool(p.findings) for p in batch) > 0 and sum(p.signals is not None for p in batch) > 100
+        for p in batch[:50]:
+            assert p.sealed is not None and p.rec is not None
+            assert (
+                rt.envelope.open(p.mid, p.sealed.blob, p.sealed.wrapped_key, p.sealed.key_id)
+                == p.rec.canonical
+            )
+    finally:
+        dispose_runtime(rt)
