@@ -206,8 +206,13 @@ line_bodies = st.one_of(
 )
 
 
-def _file(bodies: list[bytes], crlf: list[bool], final_newline: bool, bom: bool) -> bytes:
-    """A JSON-lines file of these lines: LF or CRLF each, with or without a final newline and a BOM."""
+@st.composite
+def jsonl_files(draw: st.DrawFn) -> bytes:
+    """A JSON-lines file of up to 12 generated lines: LF or CRLF each, with or without a final newline
+    and a BOM."""
+    bodies = draw(st.lists(line_bodies, max_size=12))
+    crlf = draw(st.lists(st.booleans(), min_size=12, max_size=12))
+    final_newline, bom = draw(st.booleans()), draw(st.booleans())
     data = b"".join(body + (b"\r\n" if crlf[i] else b"\n") for i, body in enumerate(bodies))
     if bodies and not final_newline:
         data = data[: -2 if crlf[len(bodies) - 1] else -1]
@@ -238,17 +243,11 @@ def _model(data: bytes, max_line_bytes: int) -> list[tuple[int, int, bytes | Non
 
 @settings(max_examples=200, deadline=None)
 @given(
-    bodies=st.lists(line_bodies, max_size=12),
-    crlf=st.lists(st.booleans(), min_size=12, max_size=12),
-    final_newline=st.booleans(),
-    bom=st.booleans(),
+    data=jsonl_files(),
     chunk=st.integers(1, 40),
     cap=st.integers(1, 60),
 )
-def test_streaming_matches_the_in_memory_model(
-    bodies: list[bytes], crlf: list[bool], final_newline: bool, bom: bool, chunk: int, cap: int
-) -> None:
-    data = _file(bodies, crlf, final_newline, bom)
+def test_streaming_matches_the_in_memory_model(data: bytes, chunk: int, cap: int) -> None:
     got = read(data, max_line_bytes=cap, max_depth=8, chunk_size=chunk)
     expected = _model(data, cap)
     assert [(g.line_no, g.offset_end) for g in got] == [(e[0], e[1]) for e in expected]
@@ -309,10 +308,7 @@ def test_deferred_decoding_gives_the_same_lines(bodies: list[bytes], chunk: int,
 
 @settings(max_examples=200, deadline=None)
 @given(
-    bodies=st.lists(line_bodies, max_size=12),
-    crlf=st.lists(st.booleans(), min_size=12, max_size=12),
-    final_newline=st.booleans(),
-    bom=st.booleans(),
+    data=jsonl_files(),
     chunk=st.integers(1, 40),
     per_range=st.integers(1, 5),
     start_at=st.integers(0, 12),
@@ -320,10 +316,7 @@ def test_deferred_decoding_gives_the_same_lines(bodies: list[bytes], chunk: int,
 )
 def test_ranges_read_separately_give_the_whole_files_lines(
     tmp_path_factory: pytest.TempPathFactory,
-    bodies: list[bytes],
-    crlf: list[bool],
-    final_newline: bool,
-    bom: bool,
+    data: bytes,
     chunk: int,
     per_range: int,
     start_at: int,
@@ -331,7 +324,6 @@ def test_ranges_read_separately_give_the_whole_files_lines(
 ) -> None:
     """The importer cuts the file into ranges of whole lines (counting newlines only) and each worker reads
     its range: together they give exactly the lines iter_lines gives, also when resuming mid-file."""
-    data = _file(bodies, crlf, final_newline, bom)
     path = tmp_path_factory.mktemp("ranges") / "f.jsonl"
     path.write_bytes(data)
     whole = read(data, max_line_bytes=cap, max_depth=8, decode=False)
@@ -388,19 +380,13 @@ def test_ranges_ramp_up_and_taper_off(tmp_path: Path) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    bodies=st.lists(line_bodies, max_size=12),
-    crlf=st.lists(st.booleans(), min_size=12, max_size=12),
-    final_newline=st.booleans(),
-    bom=st.booleans(),
+    data=jsonl_files(),
     per_range=st.integers(1, 5),
     cap=st.integers(1, 60),
 )
 def test_a_small_range_read_at_once_gives_the_streamed_lines(
     tmp_path_factory: pytest.TempPathFactory,
-    bodies: list[bytes],
-    crlf: list[bool],
-    final_newline: bool,
-    bom: bool,
+    data: bytes,
     per_range: int,
     cap: int,
 ) -> None:
@@ -408,7 +394,6 @@ def test_a_small_range_read_at_once_gives_the_streamed_lines(
     gives, whenever every line is within the cap (a longer one is left to the streaming reader's cut)."""
     from archive.ingest.reader import _RangeReader, _split_range
 
-    data = _file(bodies, crlf, final_newline, bom)
     path = tmp_path_factory.mktemp("whole") / "f.jsonl"
     path.write_bytes(data)
     with path.open("rb") as fp:
