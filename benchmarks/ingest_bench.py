@@ -247,9 +247,10 @@ def main() -> None:
                 f"ratio to jieba.lcut (mean of before and after) = {mean / e:.2f}x (target >= 1.0)"
             )
         if "production" in modes:
-            # A fresh OpenSearch JVM is still compiling its indexing code: the first round (import, then
-            # the raw _bulk) used twice the CPU a document of the next in the import alone, which the
-            # baseline, run second, never paid. Every round is printed; the last one is the figure.
+            # The first round's import cost OpenSearch 395-480 µs of CPU a document, the second's 150-250
+            # (on a freshly started OpenSearch and on one running for hours alike: not only the JVM's
+            # warm-up; cause not found), while the baseline always ran after an import. Every round is
+            # printed; the last one is the figure.
             for r in range(1, a.rounds + 1):
                 p, bulk = production(path, n)
                 print(
