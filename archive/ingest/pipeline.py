@@ -27,6 +27,7 @@ from archive.ingest.models import MediaObject, QuarantineEntry
 from archive.ingest.prepare import IN_CHUNK, Prepared, Preparer, complete, prepare_batch, stored_msgids
 from archive.ingest.reader import RawLine, line_ranges
 from archive.ingest.records import ParsedRecord
+from archive.kit.gctune import batch_threshold, young_threshold
 from archive.kit.ids import new_id
 from archive.kit.lru import LRU
 from archive.kit.timeutil import from_millis, utcnow
@@ -217,6 +218,7 @@ class Importer:
             depth = self.settings.ingest_max_json_depth
             analyzed_at = 0
             with (
+                young_threshold(batch_threshold(size)),  # set before the workers fork: theirs too
                 Preparer(self.rt, fmt, depth, workers) as preparer,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="segment") as self._flusher,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="index") as self._pusher,

@@ -557,3 +557,19 @@ def test_committed_batches_reach_opensearch_in_pushes_of_push_docs(
         assert rt.search.count() == 250
     finally:
         dispose_runtime(rt)
+
+
+def test_an_import_collects_young_garbage_less_often_and_restores_the_thresholds(
+    embedded_runtime: Runtime,
+) -> None:
+    import gc
+
+    from archive.kit.gctune import batch_threshold
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    s = _import(embedded_runtime, progress=lambda _offset: seen.append(gc.get_threshold()))
+    assert s.imported == 159 and seen
+    wanted = max(before[0], batch_threshold(embedded_runtime.settings.ingest_batch_size))
+    assert set(seen) == {(wanted, *before[1:])}
+    assert gc.get_threshold() == before

@@ -562,6 +562,35 @@ def test_sqlite_fts_batch_is_written_as_one_segment(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_sqlite_fts_merges_at_the_configured_level_and_stays_whole(tmp_path: Path) -> None:
+    """New and existing FTS5 tables get FTS_AUTOMERGE; many small batches (many segments, merged at that
+    level) still pass FTS5's integrity check and find every document."""
+    from archive.search.sql_backend import FTS_AUTOMERGE
+
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+
+    def automerge() -> int:
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT v FROM search_index_fts_config WHERE k = 'automerge'").first()
+        return int(row[0]) if row else 4  # FTS5's default when never set
+
+    b = SqlBackend(engine)
+    b.ensure_ready()
+    assert automerge() == FTS_AUTOMERGE != 4
+    with engine.begin() as conn:  # an index made before the setting existed
+        conn.exec_driver_sql("INSERT INTO search_index_fts(search_index_fts, rank) VALUES ('automerge', 4)")
+    SqlBackend(engine).ensure_ready()
+    assert automerge() == FTS_AUTOMERGE
+    rng = random.Random(5)
+    docs = [make_doc(i, f"第{i}条 加我微信 {i % 7}", rng, msgtime_ms=T0 + i * 1000) for i in range(400)]
+    for i in range(0, len(docs), 10):  # 40 commits: 40 level-0 segments to merge
+        b.index(docs[i : i + 10])
+    with engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO search_index_fts(search_index_fts) VALUES ('integrity-check')")
+    assert ids(everything(b, BLIND.query_tokens("微信"), SearchFilters())) == {d.id for d in docs}
+    engine.dispose()
+
+
 def test_opensearch_index_gets_the_configured_refresh_interval(opensearch_url: str, os_index: str) -> None:
     """Created with it, and an existing index is brought to it (a changed setting applies)."""
     b = OpenSearchBackend(opensearch_url, os_index, refresh_interval="7s")
