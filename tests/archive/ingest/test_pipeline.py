@@ -573,3 +573,36 @@ def test_an_import_collects_young_garbage_less_often_and_restores_the_thresholds
     wanted = max(before[0], batch_threshold(embedded_runtime.settings.ingest_batch_size))
     assert set(seen) == {(wanted, *before[1:])}
     assert gc.get_threshold() == before
+
+
+def test_a_file_import_writes_with_the_larger_sqlite_page_cache(embedded_runtime: Runtime) -> None:
+    from sqlalchemy import event
+
+    from archive.ingest.pipeline import IMPORT_SQLITE_CACHE_KIB
+
+    rt = embedded_runtime
+    inserts: list[int] = []  # each messages insert: the cache size of its connection at that moment
+
+    def before(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        if statement.startswith("INSERT INTO messages "):
+            inserts.append(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+    event.listen(rt.engine, "before_cursor_execute", before)
+    try:
+        _import(rt)
+        assert inserts and set(inserts) == {-IMPORT_SQLITE_CACHE_KIB}
+        inserts.clear()
+        with rt.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # the pooled connection back at SQLite's default
+        record = {
+            "source": "crm",
+            "msgid": "push-cache-1",
+            "from": "e1",
+            "time": 1700000000000,
+            "text": "您好",
+        }
+        pushed = Importer(rt).import_records([record])
+        assert [o.status for o in pushed] == ["accepted"]
+        assert inserts == [-2000], "only file imports enlarge the cache"
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", before)
