@@ -39,9 +39,13 @@ VARIANTS: dict[str, tuple[list[str], list[str]]] = {
     "cache2m": ([], ["PRAGMA cache_size=-2000"]),  # SQLite's default
     "cache64m": ([], ["PRAGMA cache_size=-65536"]),
     "no-foreign-keys": ([], ["PRAGMA foreign_keys=OFF"]),
-    "messages-3-indexes-fewer": (
+    # the indexes migration 0003 dropped, back
+    "messages-indexes-0002": (
         [],
-        [f"DROP INDEX ix_messages_{c}" for c in ("sender", "customer_id", "department_id")],
+        [
+            f"CREATE INDEX ix_messages_{c} ON messages ({c})"
+            for c in ("sender", "customer_id", "department_id")
+        ],
     ),
 }
 KINDS = ["messages", "search_index", "search_index_fts", "commit", "other"]

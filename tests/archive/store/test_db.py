@@ -1,14 +1,28 @@
 """archive/store/db.py: bulk_insert stores exactly what a Core insert stores (SQLite's driver-level
-executemany with the columns' bind processors; PostgreSQL's COPY)."""
+executemany with the columns' bind processors; PostgreSQL's COPY); the migrations make the models' schema."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    insert,
+    inspect,
+)
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.store.db import bulk_insert
@@ -83,3 +97,47 @@ def test_bulk_insert_needs_every_column_once(db: sessionmaker[Session]) -> None:
             with pytest.raises(ValueError, match="every column once"):
                 bulk_insert(conn, table, columns, [])
         s.rollback()
+
+
+def _models_diff(engine: Engine) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from archive.store.db import Base
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    # the GIN index is PostgreSQL's only (ddl_if): SQLite's migrations rightly lack it
+    return [
+        d
+        for d in diff
+        if not (
+            engine.dialect.name == "sqlite" and d[0] == "add_index" and d[1].name == "ix_search_index_tokens"
+        )
+    ]
+
+
+def test_the_migrations_make_the_models_schema(db: sessionmaker[Session]) -> None:
+    engine = db.kw["bind"]
+    assert _models_diff(engine) == []
+    with engine.connect() as conn:
+        indexes = {i["name"] for i in inspect(conn).get_indexes("messages")}
+    assert {"ix_messages_sender", "ix_messages_customer_id", "ix_messages_department_id"}.isdisjoint(indexes)
+    assert {"ix_messages_employee_id", "ix_messages_msgtime", "ix_messages_room_time"} <= indexes
+
+
+def test_migration_0003_downgrades_to_the_indexes_it_dropped(db: sessionmaker[Session]) -> None:
+    from alembic import command
+
+    from archive.migrate import alembic_config, upgrade
+
+    engine = db.kw["bind"]
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    with engine.connect() as conn:
+        indexes = {i["name"] for i in inspect(conn).get_indexes("messages")}
+    assert {"ix_messages_sender", "ix_messages_customer_id", "ix_messages_department_id"} <= indexes
+    upgrade(engine)
+    assert _models_diff(engine) == []
