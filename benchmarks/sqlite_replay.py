@@ -120,10 +120,12 @@ def _kind(stmt: str) -> str:
 def replay(log: Recording, init: list[str], after: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         rt = _runtime(Path(tmp), init)
+        from archive.store.db import _sqlite_pragmas
+
         conn = sqlite3.connect(rt.settings.sqlalchemy_url.split("///", 1)[1], isolation_level=None)
-        for stmt in [*init, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"]:
+        for stmt in init:
             conn.execute(stmt)
-        conn.execute("PRAGMA wal_autocheckpoint=16384")
+        _sqlite_pragmas(conn, None)  # the engine's own connection settings, not a copy of them
         for stmt in after:
             conn.execute(stmt)
         cur = conn.cursor()
