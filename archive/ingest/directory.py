@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -46,9 +45,6 @@ class DirectoryCache:
     employees: LRU[str, tuple[int, int | None]] = field(init=False)
     customers: LRU[str, int] = field(init=False)
     resolved: LRU[tuple[str, tuple[str, ...], str], Resolved] = field(init=False)
-    # Called before any lookup that reaches the database: the importer waits there for the previous
-    # batch's commit, which may still be running while this batch is built (archive.ingest.pipeline).
-    before_query: Callable[[], None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
         self.rooms, self.members = LRU(self.size), LRU(self.size)
@@ -60,7 +56,6 @@ class DirectoryCache:
     def employee(self, session: Session, userid: str) -> tuple[int, int | None]:
         hit = self.employees.get(userid)
         if hit is None:
-            self.before_query()
             row = session.execute(select(Employee).where(Employee.userid == userid)).scalar_one_or_none()
             if row is None:
                 row = Employee(userid=userid, name="", status="active")
@@ -73,7 +68,6 @@ class DirectoryCache:
     def customer(self, session: Session, external_id: str) -> int:
         cid = self.customers.get(external_id)
         if cid is None:
-            self.before_query()
             row = session.execute(
                 select(Customer).where(Customer.external_id == external_id)
             ).scalar_one_or_none()
@@ -97,7 +91,6 @@ class DirectoryCache:
             key, kind = f"system:{sender}", "system"
         rid = self.rooms.get(key)
         if rid is None:
-            self.before_query()
             row = session.execute(
                 select(Room).where(Room.source == self.source, Room.source_room_id == key)
             ).scalar_one_or_none()
@@ -110,7 +103,6 @@ class DirectoryCache:
         for member in (sender, *tolist):
             if member and self.members.get((rid, member)) is None:
                 self.members.put((rid, member), True)
-                self.before_query()
                 if session.get(RoomMember, (rid, member)) is None:
                     session.add(RoomMember(room_id=rid, member=member, kind=participant_kind(member)))
         return rid

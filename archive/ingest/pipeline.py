@@ -176,32 +176,6 @@ _MARK_RECALLED = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Committed:
-    """What is left to do once a batch has committed (`Importer._after_commit`)."""
-
-    summary: ImportSummary
-    rows: list[NewMessage]
-    tokens: dict[str, str]
-    indexed_now: bool
-    outbox_id: int | None
-
-
-def _commit(session: Session, flushed: futures.Future[None] | None) -> None:
-    """Commit a batch once its segment is durable; roll back if either fails. Closes the session."""
-    try:
-        if flushed is not None:
-            flushed.result()
-        session.commit()
-    except BaseException:
-        if flushed is not None:
-            futures.wait([flushed])  # an orphan segment at worst, never one written after the rollback
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 class Importer:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -221,9 +195,6 @@ class Importer:
         self._dirty_rooms: set[int] = set()
         self._flusher: futures.ThreadPoolExecutor | None = None  # writes segments during file imports
         self._pusher: futures.ThreadPoolExecutor | None = None  # pushes committed batches to OpenSearch
-        self._committer: futures.ThreadPoolExecutor | None = None  # commits batches during file imports
-        # the batch being committed: its commit, its (source, msgid) pairs, what follows its commit
-        self._committing: tuple[futures.Future[None], set[tuple[str, str]], _Committed] | None = None
         self._push: futures.Future[int] | None = None
         # committed batches not pushed yet: their outbox ids, messages and tokens (see PUSH_DOCS)
         self._unpushed: tuple[list[int], list[NewMessage], dict[str, str]] = ([], [], {})
@@ -257,40 +228,36 @@ class Importer:
                 Preparer(self.rt, fmt, depth, workers) as preparer,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="segment") as self._flusher,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="index") as self._pusher,
-                futures.ThreadPoolExecutor(1, thread_name_prefix="commit") as self._committer,
             ):
                 try:
                     for batch in preparer.map(ranges):
                         if not batch:
                             continue  # blank lines only
                         self._process(batch, key, str(path), cache, summary)
-                        if summary.imported > 2 * analyzed_at and self._refresh_statistics(summary):
+                        if summary.imported > 2 * analyzed_at:
+                            self._refresh_statistics()
                             analyzed_at = summary.imported
                         if progress is not None:
                             progress(batch[-1].offset_end)
-                    self._settle(summary)
                     self._push_unpushed(summary)
                     self._pushed(summary)
                 finally:
-                    self._flusher = self._pusher = self._committer = None
-                    self._committing = None  # after a failure: its thread finishes before this returns
+                    self._flusher = self._pusher = None
                     self._push = None
                     self._unpushed = ([], [], {})  # after a failure: left pending in the outbox for drain
             self._finish(key)
         return summary
 
-    def _refresh_statistics(self, summary: ImportSummary) -> bool:
+    def _refresh_statistics(self) -> None:
         """PostgreSQL: ANALYZE the tables the importer looks up by lists of keys, after the first batch
         and each time this run has doubled its imports (log2 of the messages imported, in all). Without
         statistics (a fresh database: autovacuum analyses after a minute or so) the planner takes a
         500-key IN list for the whole table and scans it; the duplicate check cost 172 ms per batch at
         20 k messages instead of 2 ms."""
         if self.rt.engine.dialect.name != "postgresql":
-            return False
-        self._settle(summary)  # the statistics of the rows committed so far
+            return
         with self.rt.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE messages, room_risk_state, alerts")
-        return True
 
     def _start(self, key: str, restart: bool) -> tuple[int, int]:
         with self.rt.sessions() as session:
@@ -339,20 +306,13 @@ class Importer:
         quarantine: bool = True,
     ) -> set[int]:
         """Write one prepared batch in one transaction. Returns the `id()`s of the batch's new records (the
-        others are rejects or duplicates).
-
-        During a file import the transaction is committed by the committer thread while the next batch
-        is built (`_settle`): a commit is a fifth of the importer's time on SQLite, and SQLite and libpq
-        release the GIL while they work. Until it is settled, the next batch reads only what cannot
-        depend on it: the stored msgids (plus the committing batch's, kept in memory), the directory
-        cache (which settles before any query), and the conversation windows in memory."""
+        others are rejects or duplicates)."""
         summary.lines += len(batch)
         good = [p for p in batch if p.rec is not None]
         rejects = [p for p in batch if p.rec is None]
         source = cache.source
         session = self.rt.sessions()
         flushed: futures.Future[None] | None = None
-        handed_off = False
         try:
             if key is not None and session.get_bind().dialect.name == "sqlite":
                 session.connection().exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_SQLITE_CACHE_KIB}")
@@ -368,19 +328,16 @@ class Importer:
                 rows: list[NewMessage] = []
                 tokens: dict[str, str] = {}
                 scanned: list[tuple[NewMessage, Any]] = []
-                cache.before_query = lambda: self._settle(summary)
                 for p in new:
                     row = self._message(session, p, cache, segment, summary)
                     rows.append(row)
                     tokens[row.id] = p.tokens
                     if p.signals is not None:
                         scanned.append((row, p.signals))
-                self._conversations(session, scanned)
-                # from here on, reads and writes that the previous batch's commit may change
-                self._settle(summary)
                 self._consents(session, cache)
                 for p in rejects if quarantine else ():
                     self._quarantine(session, p, source, file_label, segment, summary)
+                self._conversations(session, scanned)
             if self._flusher is not None:
                 # written and made durable (fsync, or MinIO's PUT) while the batch's rows are built and
                 # inserted; awaited before the commit that makes them point into it
@@ -417,57 +374,32 @@ class Importer:
                     cp = IngestCheckpoint(source_key=key)
                     session.add(cp)
                 cp.position, cp.line_no, cp.complete = batch[-1].offset_end, batch[-1].line_no, False
-            done = _Committed(summary, rows, tokens, indexed_now, outbox_id)
-            if self._committer is not None:
-                self._committing = (
-                    self._committer.submit(_commit, session, flushed),
-                    {(r.source, r.source_msgid) for r in rows},
-                    done,
-                )
-                handed_off = True
-            else:
-                _commit(session, flushed)
-                handed_off = True  # (closed by _commit)
+            if flushed is not None:
+                flushed.result()
+            session.commit()
         except BaseException:
-            if not handed_off:
-                if flushed is not None:
-                    futures.wait(
-                        [flushed]
-                    )  # an orphan segment at worst, never one written after the rollback
-                session.rollback()
-                session.close()
+            if flushed is not None:
+                futures.wait([flushed])  # an orphan segment at worst, never one written after the rollback
+            session.rollback()
             self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
             self._stored_rooms.clear()
             self._dirty_rooms.clear()
             raise
-        if self._committer is None:
-            self._after_commit(done)
-        return new_ids
-
-    def _settle(self, summary: ImportSummary) -> None:
-        """Wait for the batch being committed, if any: its error is raised here (this batch then rolls
-        back too), its success is counted and its documents go on to the search service."""
-        if self._committing is None:
-            return
-        commit, _, done = self._committing
-        self._committing = None
-        commit.result()
-        self._after_commit(done)
-
-    def _after_commit(self, done: _Committed) -> None:
-        summary = done.summary
-        if done.indexed_now:
-            summary.indexed += len(done.rows)
-        if done.outbox_id is not None:
+        finally:
+            session.close()
+        if indexed_now:
+            summary.indexed += len(rows)
+        if outbox_id is not None:
             if self._pusher is None:
-                summary.indexed += push_committed(self.rt, [done.outbox_id], done.rows, done.tokens)
+                summary.indexed += push_committed(self.rt, [outbox_id], rows, tokens)
             else:
                 ids, pending, pending_tokens = self._unpushed
-                ids.append(done.outbox_id)
-                pending.extend(done.rows)
-                pending_tokens.update(done.tokens)
+                ids.append(outbox_id)
+                pending.extend(rows)
+                pending_tokens.update(tokens)
                 if len(pending) >= PUSH_DOCS:
                     self._push_unpushed(summary)
+        return new_ids
 
     def _push_unpushed(self, summary: ImportSummary) -> None:
         """Hand the committed batches not pushed yet to the search service, which indexes them while the
@@ -588,8 +520,6 @@ class Importer:
     def _dedupe(self, session: Session, good: list[Prepared]) -> tuple[list[Prepared], list[Prepared]]:
         """Split into new and already-stored records; msgids are unique per source (channel)."""
         existing = stored_msgids(session, [_rec(p) for p in good])
-        if self._committing is not None:  # the batch being committed may or may not be visible yet
-            existing |= self._committing[1]
         new: list[Prepared] = []
         dup: list[Prepared] = []
         for p in good:

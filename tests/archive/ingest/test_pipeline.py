@@ -592,7 +592,8 @@ def test_a_file_import_writes_with_the_larger_sqlite_page_cache(embedded_runtime
         _import(rt)
         assert inserts and set(inserts) == {-IMPORT_SQLITE_CACHE_KIB}
         inserts.clear()
-        rt.engine.dispose()  # the pooled connections go: new ones start with SQLite's default cache
+        with rt.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # the pooled connection back at SQLite's default
         record = {
             "source": "crm",
             "msgid": "push-cache-1",
