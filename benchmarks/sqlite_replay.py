@@ -37,6 +37,16 @@ VARIANTS: dict[str, tuple[list[str], list[str]]] = {
     "no-checkpoints": ([], ["PRAGMA wal_autocheckpoint=0"]),
     # the import sets its connection's cache (IMPORT_SQLITE_CACHE_KIB): these replace that statement
     "cache2m": ([], ["PRAGMA cache_size=-2000"]),  # SQLite's default
+    "fts-pgsz4000": ([], [_FTS_SET.format("pgsz", 4000)]),  # FTS5 leaf pages (default 1000 bytes)
+    "fts-crisismerge64": ([], [_FTS_SET.format("crisismerge", 64)]),  # (default 16)
+    # the recall index over every row, as before migration 0004 made it partial
+    "recall-index-0003": (
+        [],
+        [
+            "DROP INDEX ix_messages_recall_of_msgid",
+            "CREATE INDEX ix_messages_recall_of_msgid ON messages (recall_of_msgid)",
+        ],
+    ),
     "cache64m": ([], ["PRAGMA cache_size=-65536"]),
     "no-foreign-keys": ([], ["PRAGMA foreign_keys=OFF"]),
     # the indexes migration 0003 dropped, back

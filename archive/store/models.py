@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive.kit.ids import new_id
@@ -84,6 +85,13 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("source", "source_msgid"),
         Index("ix_messages_room_time", "room_id", "msgtime"),
+        # only recalls have recall_of_msgid: the other rows stay out of its index (migration 0004)
+        Index(
+            "ix_messages_recall_of_msgid",
+            "recall_of_msgid",
+            sqlite_where=sql_text("recall_of_msgid IS NOT NULL"),
+            postgresql_where=sql_text("recall_of_msgid IS NOT NULL"),
+        ),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     source: Mapped[str] = mapped_column(String(32))
@@ -102,7 +110,7 @@ class Message(Base):
     recalled: Mapped[bool] = mapped_column(Boolean, default=False)
     recalled_at: Mapped[datetime | None] = mapped_column(TZ)
     recalled_by_msgid: Mapped[str | None] = mapped_column(String(256))
-    recall_of_msgid: Mapped[str | None] = mapped_column(String(256), index=True)
+    recall_of_msgid: Mapped[str | None] = mapped_column(String(256))
     blob_key: Mapped[str] = mapped_column(String(256))
     blob_offset: Mapped[int] = mapped_column(BigInteger)
     blob_length: Mapped[int] = mapped_column(Integer)

@@ -141,3 +141,42 @@ def test_migration_0003_downgrades_to_the_indexes_it_dropped(db: sessionmaker[Se
     assert {"ix_messages_sender", "ix_messages_customer_id", "ix_messages_department_id"} <= indexes
     upgrade(engine)
     assert _models_diff(engine) == []
+
+
+def _recall_index(engine: Engine) -> str:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = "SELECT sql FROM sqlite_master WHERE name = 'ix_messages_recall_of_msgid'"
+        else:
+            sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_messages_recall_of_msgid'"
+        return str(conn.exec_driver_sql(sql).scalar_one())
+
+
+def test_the_recall_index_holds_only_recalls_and_serves_the_early_recall_lookup(
+    db: sessionmaker[Session],
+) -> None:
+    from archive.ingest.pipeline import _EARLY_RECALLS
+
+    engine = db.kw["bind"]
+    assert "recall_of_msgid IS NOT NULL" in _recall_index(engine)
+    if engine.dialect.name == "sqlite":
+        query = _EARLY_RECALLS.params(ids=["a", "b"]).compile(engine, compile_kwargs={"literal_binds": True})
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
+        assert any("ix_messages_recall_of_msgid" in str(row) for row in plan), plan
+
+
+def test_migration_0004_downgrades_to_the_full_recall_index(db: sessionmaker[Session]) -> None:
+    from alembic import command
+
+    from archive.migrate import alembic_config, upgrade
+
+    engine = db.kw["bind"]
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert "NOT NULL" not in _recall_index(engine)
+    upgrade(engine)
+    assert "recall_of_msgid IS NOT NULL" in _recall_index(engine)
+    assert _models_diff(engine) == []
