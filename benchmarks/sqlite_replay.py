@@ -37,8 +37,17 @@ VARIANTS: dict[str, tuple[list[str], list[str]]] = {
     "no-checkpoints": ([], ["PRAGMA wal_autocheckpoint=0"]),
     # the import sets its connection's cache (IMPORT_SQLITE_CACHE_KIB): these replace that statement
     "cache2m": ([], ["PRAGMA cache_size=-2000"]),  # SQLite's default
+    "mmap256m": ([], ["PRAGMA mmap_size=268435456"]),  # database pages read through a memory map
     "fts-pgsz4000": ([], [_FTS_SET.format("pgsz", 4000)]),  # FTS5 leaf pages (default 1000 bytes)
     "fts-crisismerge64": ([], [_FTS_SET.format("crisismerge", 64)]),  # (default 16)
+    # search_index without its filter and time indexes (filters as FTS5 terms instead)
+    "search-no-filter-indexes": (
+        [],
+        [
+            f"DROP INDEX ix_search_index_{c}"
+            for c in ("room_id", "sender", "employee_id", "customer_id", "department_id", "time")
+        ],
+    ),
     # the recall index over every row, as before migration 0004 made it partial
     "recall-index-0003": (
         [],
