@@ -67,6 +67,9 @@ VARIANTS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
 }
+# variants that keep the statements and commit only every Nth recorded commit (bigger transactions)
+COMMIT_STRIDE = {"commit-every-2": 2, "commit-every-4": 4, "commit-every-8": 8}
+VARIANTS.update({name: ([], []) for name in COMMIT_STRIDE})
 KINDS = ["messages", "search_index", "search_index_fts", "commit", "other"]
 
 
@@ -136,7 +139,7 @@ def _kind(stmt: str) -> str:
     return "other"
 
 
-def replay(log: Recording, init: list[str], after: list[str]) -> dict[str, float]:
+def replay(log: Recording, init: list[str], after: list[str], stride: int = 1) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         rt = _runtime(Path(tmp), init)
         from archive.store.db import _sqlite_pragmas
@@ -151,13 +154,15 @@ def replay(log: Recording, init: list[str], after: list[str]) -> dict[str, float
         own_cache = any(stmt.startswith("PRAGMA cache_size") for stmt in after)
         spent: dict[str, float] = defaultdict(float)
         open_tx = False
+        commits = 0
         clock: Callable[[], float] = time.thread_time
         for stmt, params, many in log:
             if own_cache and stmt.startswith("PRAGMA cache_size"):
                 continue
             t = clock()
             if stmt == "COMMIT":
-                if open_tx:
+                commits += 1
+                if open_tx and commits % stride == 0:
                     conn.execute("COMMIT")
                     open_tx = False
             else:
@@ -193,7 +198,7 @@ def main() -> None:
     best: dict[str, dict[str, float]] = {}
     for _ in range(a.rounds):
         for name in names:
-            spent = replay(log, *VARIANTS[name])
+            spent = replay(log, *VARIANTS[name], COMMIT_STRIDE.get(name, 1))
             spent["total"] = sum(spent.values())
             mins = best.setdefault(name, {})
             for k, v in spent.items():

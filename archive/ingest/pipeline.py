@@ -176,6 +176,16 @@ _MARK_RECALLED = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What a batch leaves for after its commit (`Importer._after_commit`)."""
+
+    rows: list[NewMessage]
+    tokens: dict[str, str]
+    indexed_now: bool
+    outbox_id: int | None
+
+
 class Importer:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -198,6 +208,11 @@ class Importer:
         self._push: futures.Future[int] | None = None
         # committed batches not pushed yet: their outbox ids, messages and tokens (see PUSH_DOCS)
         self._unpushed: tuple[list[int], list[NewMessage], dict[str, str]] = ([], [], {})
+        # A file import's open transaction: several batches share it (`ingest_commit_lines`), and what
+        # each of them leaves to do once it commits (count its indexed documents, push them).
+        self._tx: Session | None = None
+        self._tx_lines = 0
+        self._tx_after: list[_Committed] = []
 
     def import_file(
         self,
@@ -229,24 +244,64 @@ class Importer:
                 futures.ThreadPoolExecutor(1, thread_name_prefix="segment") as self._flusher,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="index") as self._pusher,
             ):
+                self._tx_lines = 0
+                postgres = self.rt.engine.dialect.name == "postgresql"
                 try:
                     for batch in preparer.map(ranges):
                         if not batch:
                             continue  # blank lines only
-                        self._process(batch, key, str(path), cache, summary)
-                        if summary.imported > 2 * analyzed_at:
+                        self._process(batch, key, str(path), cache, summary, shared=True)
+                        self._tx_lines += len(batch)
+                        analyze = postgres and summary.imported > 2 * analyzed_at
+                        if analyze or self._tx_lines >= self.settings.ingest_commit_lines:
+                            self._commit_shared(summary)
+                        if analyze:
                             self._refresh_statistics()
                             analyzed_at = summary.imported
                         if progress is not None:
                             progress(batch[-1].offset_end)
+                    self._commit_shared(summary)
                     self._push_unpushed(summary)
                     self._pushed(summary)
                 finally:
+                    if self._tx is not None:  # interrupted between batches: nothing of it is kept
+                        self._abandon()
                     self._flusher = self._pusher = None
                     self._push = None
                     self._unpushed = ([], [], {})  # after a failure: left pending in the outbox for drain
             self._finish(key)
         return summary
+
+    def _commit_shared(self, summary: ImportSummary) -> None:
+        """Commit the file import's open transaction (its batches, their checkpoint), then do what each
+        batch left for after its commit."""
+        tx, self._tx = self._tx, None
+        self._tx_lines = 0
+        if tx is None:
+            return
+        try:
+            tx.commit()
+        except BaseException:
+            self._tx = tx
+            self._abandon()
+            raise
+        finally:
+            tx.close()
+        after, self._tx_after = self._tx_after, []
+        for done in after:
+            self._after_commit(summary, done)
+
+    def _abandon(self) -> None:
+        """Roll back the open transaction: none of its batches is stored, their checkpoint neither."""
+        tx, self._tx = self._tx, None
+        self._tx_after = []
+        self._tx_lines = 0
+        if tx is not None:
+            tx.rollback()
+            tx.close()
+        self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
+        self._stored_rooms.clear()
+        self._dirty_rooms.clear()
 
     def _refresh_statistics(self) -> None:
         """PostgreSQL: ANALYZE the tables the importer looks up by lists of keys, after the first batch
@@ -304,14 +359,18 @@ class Importer:
         summary: ImportSummary,
         *,
         quarantine: bool = True,
+        shared: bool = False,
     ) -> set[int]:
-        """Write one prepared batch in one transaction. Returns the `id()`s of the batch's new records (the
-        others are rejects or duplicates)."""
+        """Write one prepared batch in one transaction, committed here, or with `shared` in the file
+        import's open transaction, which `_commit_shared` commits. Returns the `id()`s of the batch's new
+        records (the others are rejects or duplicates)."""
         summary.lines += len(batch)
         good = [p for p in batch if p.rec is not None]
         rejects = [p for p in batch if p.rec is None]
         source = cache.source
-        session = self.rt.sessions()
+        if shared and self._tx is None:
+            self._tx = self.rt.sessions()
+        session = self._tx if shared and self._tx is not None else self.rt.sessions()
         flushed: futures.Future[None] | None = None
         try:
             if key is not None and session.get_bind().dialect.name == "sqlite":
@@ -376,30 +435,42 @@ class Importer:
                 cp.position, cp.line_no, cp.complete = batch[-1].offset_end, batch[-1].line_no, False
             if flushed is not None:
                 flushed.result()
-            session.commit()
+            done = _Committed(rows, tokens, indexed_now, outbox_id)
+            if shared:
+                session.flush()  # the checkpoint and the segment row go out with their batch
+                self._tx_after.append(done)
+            else:
+                session.commit()
         except BaseException:
             if flushed is not None:
                 futures.wait([flushed])  # an orphan segment at worst, never one written after the rollback
-            session.rollback()
-            self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
-            self._stored_rooms.clear()
-            self._dirty_rooms.clear()
+            if shared:
+                self._abandon()  # the batches before this one in the open transaction go too
+            else:
+                session.rollback()
+                self._abandon()
             raise
         finally:
-            session.close()
-        if indexed_now:
-            summary.indexed += len(rows)
-        if outbox_id is not None:
+            if not shared:
+                session.close()
+        if not shared:
+            self._after_commit(summary, done)
+        return new_ids
+
+    def _after_commit(self, summary: ImportSummary, done: _Committed) -> None:
+        """Count a committed batch's indexed documents, or hand them to the search service."""
+        if done.indexed_now:
+            summary.indexed += len(done.rows)
+        if done.outbox_id is not None:
             if self._pusher is None:
-                summary.indexed += push_committed(self.rt, [outbox_id], rows, tokens)
+                summary.indexed += push_committed(self.rt, [done.outbox_id], done.rows, done.tokens)
             else:
                 ids, pending, pending_tokens = self._unpushed
-                ids.append(outbox_id)
-                pending.extend(rows)
-                pending_tokens.update(tokens)
+                ids.append(done.outbox_id)
+                pending.extend(done.rows)
+                pending_tokens.update(done.tokens)
                 if len(pending) >= PUSH_DOCS:
                     self._push_unpushed(summary)
-        return new_ids
 
     def _push_unpushed(self, summary: ImportSummary) -> None:
         """Hand the committed batches not pushed yet to the search service, which indexes them while the

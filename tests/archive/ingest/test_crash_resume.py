@@ -83,6 +83,7 @@ def test_kill_dash_nine_then_resume(fresh_pg_url: str, minio_conf: dict[str, str
         "CHATVAULT_JWT_SECRET": secrets.token_urlsafe(40),
         "CHATVAULT_KEYRING_PATH": str(keyring),
         "CHATVAULT_INGEST_BATCH_SIZE": "40",
+        "CHATVAULT_INGEST_COMMIT_LINES": "120",  # three batches a transaction: killed inside one too
         "CHATVAULT_INGEST_WORKERS": "2",  # the prepare stage in worker processes, which die with it
         "CHATVAULT_DATA_DIR": str(tmp_path / "data"),
     }

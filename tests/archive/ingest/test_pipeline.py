@@ -436,6 +436,7 @@ def test_a_segment_that_cannot_be_written_fails_its_batch(
 
     monkeypatch.setattr(embedded_runtime.blobs, "put", flaky)
     embedded_runtime.settings.ingest_batch_size = 5
+    embedded_runtime.settings.ingest_commit_lines = 1  # a transaction per batch
     with pytest.raises(OSError, match="no space"):
         Importer(embedded_runtime).import_file(SAMPLE)
     with embedded_runtime.sessions() as session:
@@ -449,6 +450,49 @@ def test_a_segment_that_cannot_be_written_fails_its_batch(
     rt = embedded_runtime
     report = verify(rt.sessions, rt.blobs, rt.envelope)
     assert report.ok and report.records_checked >= summary.imported + stored, report.as_dict()
+
+
+def test_batches_share_a_transaction_until_it_holds_the_commit_lines(
+    embedded_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 5-line batches and 15 lines a transaction, a failure in the fifth batch keeps the first
+    transaction (three batches, its checkpoint at line 15) and drops the fourth and fifth batches, which
+    the rerun imports: every message once, every record verified."""
+    from archive.store.models import IngestCheckpoint, Segment
+    from archive.store.verify import verify
+
+    rt = embedded_runtime
+    put = rt.blobs.put
+    calls = 0
+
+    def flaky(key: str, data: bytes, **kw: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise OSError("no space left on device")
+        put(key, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rt.blobs, "put", flaky)
+    rt.settings.ingest_batch_size = 5
+    rt.settings.ingest_workers = 0  # (workers start with smaller batches: these are 5 lines from the first)
+    rt.settings.ingest_commit_lines = 15
+    with pytest.raises(OSError, match="no space"):
+        Importer(rt).import_file(SAMPLE)
+    with rt.sessions() as session:
+        stored = session.execute(select(func.count()).select_from(Message)).scalar_one()
+        segments = session.execute(select(Segment.key)).scalars().all()
+        cp = session.execute(select(IngestCheckpoint)).scalar_one()
+    assert cp.line_no == 15 and 0 < stored <= 15 and len(segments) == 3
+    monkeypatch.setattr(rt.blobs, "put", put)
+    summary = Importer(rt).import_file(SAMPLE)
+    assert summary.resumed_from_line == 15
+    with rt.sessions() as session:
+        total = session.execute(select(func.count()).select_from(Message)).scalar_one()
+        distinct = session.execute(select(func.count(func.distinct(Message.source_msgid)))).scalar_one()
+    assert total == distinct == stored + summary.imported
+    assert summary.indexed == summary.imported  # counted once their transaction committed
+    report = verify(rt.sessions, rt.blobs, rt.envelope)
+    assert report.ok and report.records_checked >= total, report.as_dict()
 
 
 @pytest.mark.parametrize("kind", ["embedded", "production"])

@@ -132,7 +132,9 @@ def test_a_dead_worker_fails_the_import_and_a_rerun_completes_it(
             os._exit(9)  # in the forked worker: what the OOM killer leaves behind
         return real(rt, fmt, lines, max_depth)  # type: ignore[return-value]
 
-    rt = make_runtime("embedded", tmp_path / "rt", request, ingest_workers=2, ingest_batch_size=50)
+    rt = make_runtime(
+        "embedded", tmp_path / "rt", request, ingest_workers=2, ingest_batch_size=50, ingest_commit_lines=50
+    )
     try:
         monkeypatch.setattr(prepare, "prepare_batch", dying)
         with pytest.raises(WorkerDied):
