@@ -299,7 +299,12 @@ class Importer:
         if tx is not None:
             tx.rollback()
             tx.close()
-        self._rooms.clear()  # in-memory windows may hold uncommitted messages: reload from the database
+        self._forget_windows()
+
+    def _forget_windows(self) -> None:
+        """After a rollback: the in-memory conversation windows may hold messages that were not stored;
+        they are reloaded from the database when their rooms speak again."""
+        self._rooms.clear()
         self._stored_rooms.clear()
         self._dirty_rooms.clear()
 
@@ -368,9 +373,12 @@ class Importer:
         good = [p for p in batch if p.rec is not None]
         rejects = [p for p in batch if p.rec is None]
         source = cache.source
-        if shared and self._tx is None:
-            self._tx = self.rt.sessions()
-        session = self._tx if shared and self._tx is not None else self.rt.sessions()
+        if not shared:
+            session = self.rt.sessions()
+        else:
+            if self._tx is None:
+                self._tx = self.rt.sessions()
+            session = self._tx
         flushed: futures.Future[None] | None = None
         try:
             if key is not None and session.get_bind().dialect.name == "sqlite":
@@ -448,7 +456,7 @@ class Importer:
                 self._abandon()  # the batches before this one in the open transaction go too
             else:
                 session.rollback()
-                self._abandon()
+                self._forget_windows()
             raise
         finally:
             if not shared:
