@@ -4,8 +4,10 @@ OpenSearch)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -416,33 +418,46 @@ def test_cross_message_findings_point_at_their_messages_in_a_long_conversation(
     assert named == [["long17", "long21"]]
 
 
-def test_a_segment_that_cannot_be_written_fails_its_batch(
-    embedded_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Segments are written while the batch's rows are built; a write that fails (disk full, MinIO down)
-    rolls the batch back: no row points into a segment that is not there, and the rerun imports it."""
-    from archive.store.models import IngestCheckpoint, Segment
-    from archive.store.verify import verify
-
-    put = embedded_runtime.blobs.put
+def _fail_blob_write(rt: Runtime, monkeypatch: pytest.MonkeyPatch, nth: int) -> Callable[..., None]:
+    """Make the blob store's `nth` write fail as a full disk would; returns the real `put`."""
+    put = rt.blobs.put
     calls = 0
 
     def flaky(key: str, data: bytes, **kw: object) -> None:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == nth:
             raise OSError("no space left on device")
         put(key, data, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(embedded_runtime.blobs, "put", flaky)
+    monkeypatch.setattr(rt.blobs, "put", flaky)
+    return put
+
+
+def _after_failure(rt: Runtime) -> tuple[int, list[str], Any]:
+    """Messages stored, segment keys and the checkpoint left by a failed import."""
+    from archive.store.models import IngestCheckpoint, Segment
+
+    with rt.sessions() as session:
+        stored = session.execute(select(func.count()).select_from(Message)).scalar_one()
+        segments = list(session.execute(select(Segment.key)).scalars())
+        cp = session.execute(select(IngestCheckpoint)).scalar_one()
+    return stored, segments, cp
+
+
+def test_a_segment_that_cannot_be_written_fails_its_batch(
+    embedded_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments are written while the batch's rows are built; a write that fails (disk full, MinIO down)
+    rolls the batch back: no row points into a segment that is not there, and the rerun imports it."""
+    from archive.store.verify import verify
+
+    _fail_blob_write(embedded_runtime, monkeypatch, 2)
     embedded_runtime.settings.ingest_batch_size = 5
     embedded_runtime.settings.ingest_commit_lines = 1  # a transaction per batch
     with pytest.raises(OSError, match="no space"):
         Importer(embedded_runtime).import_file(SAMPLE)
-    with embedded_runtime.sessions() as session:
-        stored = session.execute(select(func.count()).select_from(Message)).scalar_one()
-        segments = session.execute(select(Segment.key)).scalars().all()
-        cp = session.execute(select(IngestCheckpoint)).scalar_one()
+    stored, segments, cp = _after_failure(embedded_runtime)
     assert cp.line_no <= 5 and 0 < stored <= 5 and len(segments) == 1  # the first batch only
     assert all(embedded_runtime.blobs.get(k) for k in segments)
     summary = Importer(embedded_runtime).import_file(SAMPLE)
@@ -458,30 +473,16 @@ def test_batches_share_a_transaction_until_it_holds_the_commit_lines(
     """With 5-line batches and 15 lines a transaction, a failure in the fifth batch keeps the first
     transaction (three batches, its checkpoint at line 15) and drops the fourth and fifth batches, which
     the rerun imports: every message once, every record verified."""
-    from archive.store.models import IngestCheckpoint, Segment
     from archive.store.verify import verify
 
     rt = embedded_runtime
-    put = rt.blobs.put
-    calls = 0
-
-    def flaky(key: str, data: bytes, **kw: object) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 5:
-            raise OSError("no space left on device")
-        put(key, data, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(rt.blobs, "put", flaky)
+    put = _fail_blob_write(rt, monkeypatch, 5)
     rt.settings.ingest_batch_size = 5
     rt.settings.ingest_workers = 0  # (workers start with smaller batches: these are 5 lines from the first)
     rt.settings.ingest_commit_lines = 15
     with pytest.raises(OSError, match="no space"):
         Importer(rt).import_file(SAMPLE)
-    with rt.sessions() as session:
-        stored = session.execute(select(func.count()).select_from(Message)).scalar_one()
-        segments = session.execute(select(Segment.key)).scalars().all()
-        cp = session.execute(select(IngestCheckpoint)).scalar_one()
+    stored, segments, cp = _after_failure(rt)
     assert cp.line_no == 15 and 0 < stored <= 15 and len(segments) == 3
     monkeypatch.setattr(rt.blobs, "put", put)
     summary = Importer(rt).import_file(SAMPLE)

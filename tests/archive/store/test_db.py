@@ -126,16 +126,22 @@ def test_the_migrations_make_the_models_schema(db: sessionmaker[Session]) -> Non
     assert {"ix_messages_employee_id", "ix_messages_msgtime", "ix_messages_room_time"} <= indexes
 
 
-def test_migration_0003_downgrades_to_the_indexes_it_dropped(db: sessionmaker[Session]) -> None:
+def _downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
-    from archive.migrate import alembic_config, upgrade
+    from archive.migrate import alembic_config
 
-    engine = db.kw["bind"]
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0002")
+        command.downgrade(cfg, revision)
+
+
+def test_migration_0003_downgrades_to_the_indexes_it_dropped(db: sessionmaker[Session]) -> None:
+    from archive.migrate import upgrade
+
+    engine = db.kw["bind"]
+    _downgrade(engine, "0002")
     with engine.connect() as conn:
         indexes = {i["name"] for i in inspect(conn).get_indexes("messages")}
     assert {"ix_messages_sender", "ix_messages_customer_id", "ix_messages_department_id"} <= indexes
@@ -167,15 +173,10 @@ def test_the_recall_index_holds_only_recalls_and_serves_the_early_recall_lookup(
 
 
 def test_migration_0004_downgrades_to_the_full_recall_index(db: sessionmaker[Session]) -> None:
-    from alembic import command
-
-    from archive.migrate import alembic_config, upgrade
+    from archive.migrate import upgrade
 
     engine = db.kw["bind"]
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")
+    _downgrade(engine, "0003")
     assert "NOT NULL" not in _recall_index(engine)
     upgrade(engine)
     assert "recall_of_msgid IS NOT NULL" in _recall_index(engine)
