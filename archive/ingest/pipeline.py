@@ -244,7 +244,6 @@ class Importer:
                 futures.ThreadPoolExecutor(1, thread_name_prefix="segment") as self._flusher,
                 futures.ThreadPoolExecutor(1, thread_name_prefix="index") as self._pusher,
             ):
-                self._tx_lines = 0
                 postgres = self.rt.engine.dialect.name == "postgresql"
                 try:
                     for batch in preparer.map(ranges):
@@ -275,27 +274,25 @@ class Importer:
     def _commit_shared(self, summary: ImportSummary) -> None:
         """Commit the file import's open transaction (its batches, their checkpoint), then do what each
         batch left for after its commit."""
-        tx, self._tx = self._tx, None
-        self._tx_lines = 0
+        tx, after = self._tx, self._tx_after
+        self._tx, self._tx_after, self._tx_lines = None, [], 0
         if tx is None:
             return
         try:
             tx.commit()
         except BaseException:
-            self._tx = tx
-            self._abandon()
+            tx.rollback()
+            self._forget_windows()
             raise
         finally:
             tx.close()
-        after, self._tx_after = self._tx_after, []
         for done in after:
             self._after_commit(summary, done)
 
     def _abandon(self) -> None:
         """Roll back the open transaction: none of its batches is stored, their checkpoint neither."""
-        tx, self._tx = self._tx, None
-        self._tx_after = []
-        self._tx_lines = 0
+        tx = self._tx
+        self._tx, self._tx_after, self._tx_lines = None, [], 0
         if tx is not None:
             tx.rollback()
             tx.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,8 +29,8 @@ class Sealed(NamedTuple):
     key_id: str
     sha256: str  # of the plaintext
 
-    def __reduce__(self) -> tuple[type[Sealed], tuple[bytes, bytes, str, str]]:
-        return Sealed, (self.blob, self.wrapped_key, self.key_id, self.sha256)  # see ParsedRecord
+    def __reduce__(self) -> tuple[type[Sealed], tuple[Any, ...]]:
+        return Sealed, tuple(self)  # see ParsedRecord.__reduce__
 
 
 def _wrap_aad(record_id: str, key_id: str) -> bytes:
