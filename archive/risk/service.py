@@ -1,5 +1,5 @@
 """Alerts and the review workflow. Findings above tier 0 become alerts, deduplicated per room, rule and
-time window. Tier 2 notifies the employee's supervisor; tier 3 freezes the employee (their sessions end)
+time window, each listing at most ALERT_MESSAGES messages. Tier 2 notifies the employee's supervisor; tier 3 freezes the employee (their sessions end)
 and notifies compliance. Notifications go through the outbox (topic "notify")."""
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ from audit.access import department_subtree, require
 from audit.principal import Action, Principal
 
 DEDUPE_WINDOW = timedelta(hours=24)
+# An alert lists at most about this many messages (a finding of a conversation window may add its few
+# messages past it); the next finding of its room and rule opens a new alert. Without a bound, a room where
+# a rule keeps firing at least once a day kept one alert whose list grew without end, was loaded by every
+# import batch touching the room and rewritten whole on each extension (quadratic in the room's findings).
+# Each flagged message also carries its labels, so a search of the room and window finds them all anyway.
+ALERT_MESSAGES = 200
 ACTIVE = ("open", "claimed", "escalated")
 TRANSITIONS: dict[str, frozenset[str]] = {
     "open": frozenset({"claimed", "escalated", "false_positive"}),
@@ -232,7 +238,11 @@ def record_findings(
         alert = changes.get(origin.room_id, f.rule)
         if alert is None and book is None:
             alert = _latest_active(session, origin.room_id, f.rule)
-        if alert is not None and aware(alert.window_end) >= at - DEDUPE_WINDOW:
+        if (
+            alert is not None
+            and aware(alert.window_end) >= at - DEDUPE_WINDOW
+            and len(alert.message_ids) < ALERT_MESSAGES
+        ):
             changes.extend(alert, origin.message_ids, at)
             touched.append(alert)
             continue

@@ -194,6 +194,36 @@ def test_a_later_batch_extends_an_alert_of_an_earlier_one(db: sessionmaker[Sessi
 
 
 @pytest.mark.parametrize("with_book", [False, True])
+def test_a_full_alert_is_not_extended_the_next_finding_opens_another(
+    db: sessionmaker[Session], with_book: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule firing every hour in one room: the alert stops at ALERT_MESSAGES messages and the findings
+    after it go to a new alert of the same room and rule, itself bounded; none is lost."""
+    monkeypatch.setattr(service, "ALERT_MESSAGES", 3)
+    finding = [F("abuse", 1, "abuse.insult")]
+    with db() as s:
+        room, emp, _ = _setup(s)
+        book = service.AlertBook(s, [room.id], T0) if with_book else None
+        for i in range(8):
+            service.record_findings(s, _origin(room, emp, f"m{i}", timedelta(hours=i)), finding, book)
+        if book is not None:
+            book.write(s)
+        # a conversation window's finding with two messages may take an alert one past the bound
+        service.record_findings(
+            s, service.Origin(room.id, emp.id, None, ("m8", "m9"), T0 + timedelta(hours=8)), finding
+        )
+        s.commit()
+    with db() as s:
+        alerts = s.execute(select(Alert).order_by(Alert.window_start)).scalars().all()
+        assert [(a.message_ids, a.hits) for a in alerts] == [
+            (["m0", "m1", "m2"], 3),
+            (["m3", "m4", "m5"], 3),
+            (["m6", "m7", "m8", "m9"], 3),
+        ]
+        assert [aware(a.window_end) - T0 for a in alerts] == [timedelta(hours=h) for h in (2, 5, 8)]
+
+
+@pytest.mark.parametrize("with_book", [False, True])
 def test_two_categories_of_one_rule_in_one_message_make_one_alert(
     db: sessionmaker[Session], with_book: bool
 ) -> None:
