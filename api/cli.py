@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -19,6 +19,9 @@ from archive.kit.settings import Settings, get_settings
 from archive.runtime import Runtime
 from archive.store.db import transaction
 from audit.principal import operator
+
+if TYPE_CHECKING:
+    from audit.anchors import Anchor
 
 app = typer.Typer(help="ChatVault: compliance archive for WeCom conversations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
@@ -89,11 +92,24 @@ def _run_jobs(rt: Runtime) -> dict[str, int]:
     return {"indexed": indexed, "notified": delivered, "notify_failed": failed}
 
 
+def _anchor(rt: Runtime) -> Anchor | None:
+    """Anchor the access log's newest entry in the blob store (None: nothing logged since the last)."""
+    from audit.anchors import write_anchor
+
+    with rt.sessions() as session:
+        return write_anchor(session, rt.blobs, rt.audit_anchor_key)
+
+
 def _index_worker(rt: Runtime, stop: threading.Event) -> None:
+    every = rt.settings.audit_anchor_minutes * 60
+    next_anchor = time.monotonic() + every
     while not stop.wait(5.0):
         try:
             _run_jobs(rt)
-        except Exception as exc:  # keep serving; the outbox keeps the work
+            if every and time.monotonic() >= next_anchor:
+                next_anchor = time.monotonic() + every
+                _anchor(rt)
+        except Exception as exc:  # keep serving; the outbox keeps the work, the next anchor comes later
             typer.echo(f"background jobs: {type(exc).__name__}", err=True)
 
 
@@ -235,7 +251,8 @@ def jobs(
         float | None, typer.Option(help="also sample this share of unflagged rooms of the last day")
     ] = None,
 ) -> None:
-    """Run the scheduled work once (cron): index catch-up, notifications, optional review sampling."""
+    """Run the scheduled work once (cron): index catch-up, notifications, an anchor of the access log,
+    optional review sampling."""
     from datetime import timedelta
 
     from archive.kit.timeutil import utcnow
@@ -243,6 +260,7 @@ def jobs(
 
     rt = _runtime()
     result = _run_jobs(rt)
+    result["anchored"] = int(_anchor(rt) is not None)
     if sample_rate is not None:
         with transaction(rt.sessions) as session:
             result["sampled"] = len(
@@ -322,19 +340,38 @@ def media_retry(media_dir: Annotated[Path, typer.Argument(exists=True, file_okay
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Re-hash the access log; exit 1 naming the first entry that was edited, deleted or reordered."""
+    """Re-hash the access log and hold it against its anchors in the blob store; exit 1 naming the first
+    entry that was edited, deleted, reordered, rewritten or cut off, or an anchor that is not authentic."""
+    from audit.anchors import read_anchors
     from audit.log import verify_chain
 
     rt = _runtime()
+    anchors, forged = read_anchors(rt.blobs, rt.audit_anchor_key)
     with rt.sessions() as session:
-        report = verify_chain(session)
-    if report.ok:
-        typer.echo(f"access log intact: {report.entries} entries")
+        report = verify_chain(session, anchors=anchors)
+    for bad in forged:
+        typer.secho(f"anchor {bad.key} is not authentic: {bad.problem}", fg=typer.colors.RED, err=True)
+    if report.ok and not forged:
+        typer.echo(f"access log intact: {report.entries} entries, held against {report.anchors} anchors")
         return
-    typer.secho(
-        f"access log BROKEN at entry {report.first_bad_id}: {report.problem}", fg=typer.colors.RED, err=True
-    )
+    if not report.ok:
+        typer.secho(
+            f"access log BROKEN at entry {report.first_bad_id}: {report.problem}",
+            fg=typer.colors.RED,
+            err=True,
+        )
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Anchor the access log's newest entry in the blob store now (`jobs` and the server do it too)."""
+    rt = _runtime()
+    anchor = _anchor(rt)
+    if anchor is None:
+        typer.echo("nothing to anchor: the newest entry is anchored already (or the log is empty)")
+        return
+    typer.echo(f"anchored entry {anchor.entry_id} as {anchor.key}")
 
 
 @users_app.command("reset-password")

@@ -52,6 +52,13 @@ class Runtime:
         return Envelope(self.keyring)
 
     @cached_property
+    def audit_anchor_key(self) -> bytes:
+        """The MAC key of the access log's anchors (audit.anchors), derived from the keyring."""
+        from audit.anchors import anchor_key
+
+        return anchor_key(self.keyring.index_key)
+
+    @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.sqlalchemy_url)
 

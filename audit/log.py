@@ -1,12 +1,13 @@
-"""The access-audit log: append-only and hash-chained, so an edited, deleted, reordered or truncated entry
-is found by `verify_chain`."""
+"""The access-audit log: append-only and hash-chained, so an edited, deleted or reordered entry is found by
+`verify_chain`; given the anchors kept outside the database (audit.anchors), so are entries cut off the end
+and a chain edited and hashed again."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select, text
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from archive.kit.timeutil import aware, utcnow
 from archive.store.models import AccessAudit
+
+if TYPE_CHECKING:
+    from audit.anchors import Anchor
 
 GENESIS = "0" * 64
 
@@ -69,12 +73,22 @@ class ChainReport:
     ok: bool
     first_bad_id: int | None = None
     problem: str = ""
+    anchors: int = 0  # anchors the chain was held against
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+def verify_chain(session: Session, batch: int = 5000, anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk the chain from the first entry. With `anchors` (audit.anchors.read_anchors), each anchored
+    entry must still be there with the anchored hash, and the log must reach the newest anchor."""
+    pinned = {a.entry_id: a for a in anchors}
+    order = sorted(pinned)  # anchored entry ids; order[k] is the next one the walk must meet
+    k = 0
     prev = GENESIS
     count = 0
     last_id = 0
+
+    def broken(entry_id: int, problem: str) -> ChainReport:
+        return ChainReport(count, False, entry_id, problem, len(pinned))
+
     while True:
         rows = (
             session.execute(
@@ -84,12 +98,34 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             .all()
         )
         if not rows:
-            return ChainReport(entries=count, ok=True)
+            break
         for row in rows:
+            if k < len(order) and order[k] < row.id:
+                return broken(order[k], f"the anchored entry is missing ({_anchored(pinned[order[k]])})")
             if row.prev_hash != prev:
-                return ChainReport(count, False, row.id, "entry does not follow its predecessor")
+                return broken(row.id, "entry does not follow its predecessor")
             if _digest(prev, row) != row.hash:
-                return ChainReport(count, False, row.id, "entry content does not match its hash")
+                return broken(row.id, "entry content does not match its hash")
+            if k < len(order) and order[k] == row.id:
+                anchor = pinned[row.id]
+                if anchor.hash != row.hash:
+                    return broken(
+                        row.id,
+                        f"entry is not the one anchored ({_anchored(anchor)}): the log up to it was rewritten",
+                    )
+                k += 1
             prev = row.hash
             count += 1
             last_id = row.id
+    if k < len(order):
+        newest = order[-1]
+        return broken(
+            newest,
+            f"the log ends at entry {last_id} but reached entry {newest} ({_anchored(pinned[newest])}): "
+            "entries were removed from its end",
+        )
+    return ChainReport(entries=count, ok=True, anchors=len(pinned))
+
+
+def _anchored(anchor: Anchor) -> str:
+    return f"anchored {anchor.at:%Y-%m-%d %H:%M:%S} UTC"

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     smtp_from: str = "chatvault@localhost"
     smtp_to: str = "compliance@localhost"
     review_sample_rate: float = 0.02  # share of unflagged conversations sampled into the review queue
+    # The server anchors the access log's head in the blob store this often (audit.anchors); `jobs` and
+    # `audit anchor` anchor on each run. 0: the server does not.
+    audit_anchor_minutes: int = Field(default=15, ge=0, le=7 * 24 * 60)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -6,6 +6,7 @@ wrapped key. The database holds (segment key, offset, length) per record."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -39,6 +40,7 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def keys(self, prefix: str = "") -> Iterator[str]: ...
+    def versions(self, prefix: str) -> Iterator[tuple[str, bytes]]: ...
     def ping(self) -> bool: ...
 
 
@@ -82,13 +84,21 @@ class LocalBlobStore:
         return self._path(key).is_file()
 
     def keys(self, prefix: str = "") -> Iterator[str]:
-        if not self.root.exists():
+        folder = prefix.rpartition("/")[0]  # walk only the prefix's folder, not every segment
+        base = self._path(folder) if folder else self.root
+        if not base.is_dir():
             return
-        for path in sorted(self.root.rglob("*")):
+        for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.endswith(".tmp"):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     yield key
+
+    def versions(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """Every blob under `prefix` with its content (a directory keeps one version of each)."""
+        for key in self.keys(prefix):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                yield key, self.get(key)
 
     def ping(self) -> bool:
         return self.root.is_dir() and os.access(self.root, os.W_OK)
@@ -175,6 +185,20 @@ class MinioBlobStore:
         for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
             if obj.object_name:
                 yield obj.object_name
+
+    def versions(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """Every stored version of every object under `prefix` with its content: in a versioned (object
+        lock) bucket also those replaced by a later write or hidden by a delete marker, which a listing of
+        the current objects does not show."""
+        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True, include_version=True):
+            if not obj.object_name or obj.is_delete_marker:
+                continue
+            resp = self.client.get_object(self.bucket, obj.object_name, version_id=obj.version_id)
+            try:
+                yield obj.object_name, resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
 
     def ping(self) -> bool:
         try:

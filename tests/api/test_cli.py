@@ -70,3 +70,24 @@ def test_import_search_verify_rotate(tmp_path: Path) -> None:
     assert "no-abuse-1" in run(data, "risk", "lexicon", "list").stdout
     path.write_text("{not json")
     assert run(data, "risk", "lexicon", "import", str(path), ok=False).returncode == 2
+
+
+def test_audit_anchor_and_verify_find_a_cut_log(tmp_path: Path) -> None:
+    """`audit anchor` (and `jobs`) anchor the access log in the blob directory; `audit verify` then finds
+    entries deleted from the end of the log, which the hash chain alone cannot show."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    run(data, "import", str(SAMPLE))
+    run(data, "search", "支付宝")  # audited reads
+    run(data, "search", "微信")
+    assert "anchored=1" in run(data, "jobs").stdout
+    assert "nothing to anchor" in run(data, "audit", "anchor").stdout
+    run(data, "search", "保证")
+    assert "anchored entry" in run(data, "audit", "anchor").stdout
+    assert "held against 2 anchors" in run(data, "audit", "verify").stdout
+
+    with sqlite3.connect(data / "chatvault.db") as db:
+        db.execute("DELETE FROM access_audit WHERE id = (SELECT max(id) FROM access_audit)")
+    cut = run(data, "audit", "verify", ok=False)
+    assert cut.returncode == 1 and "removed from its end" in cut.stderr and "Traceback" not in cut.stderr
