@@ -18,7 +18,7 @@ import ahocorasick_rs
 
 from archive.risk.analyzer import Analyzer, Finding
 from archive.risk.detectors import card_like, has_phone, id_check_ok
-from archive.risk.lexicon import DEFAULT_TIERS, gate_literals
+from archive.risk.lexicon import DEFAULT_TIERS, as_compacted, gate_literals
 from archive.risk.normalize import compact
 
 WINDOW = 8
@@ -51,7 +51,7 @@ SIGNALS: dict[str, re.Pattern[str]] = {
         r"(?:转账|付款|打款|转钱)给(?:他|她)(?!们)"
     ),
     "bribe_hint": re.compile(
-        r"懂规矩|老规矩|意思一下|意思意思|(?:您|你)个人这边|表示一下|表示表示|心意|好处|不会亏待|亏待不了|少不了(?:您|你)的|(?:您|你)(?:的)?那份|心里有数"
+        r"懂规矩|老规矩|意思一下|意思意思|(?:你|您)懂的|懂的都懂|(?:您|你)个人这边|表示一下|表示表示|心意|好处|不会亏待|亏待不了|少不了(?:您|你)的|(?:您|你)(?:的)?那份|心里有数"
     ),
     "money": re.compile(
         r"[0-9]+(?:个)?点|打到(?:您|你)|(?:您|你)说的(?:那个)?账户|转了(?:个)?[0-9]+|[0-9]+块|红包|现金|"
@@ -68,9 +68,12 @@ SIGNALS: dict[str, re.Pattern[str]] = {
     "favour": re.compile(
         r"调一个|调(?:个|一)|想想办法|给(?:您|你)留|插(?:个)?队|通融|特批|留一个|帮(?:您|你)弄"
     ),
-    "payback_question": re.compile(r"回本|亏|没回本|赚不到|不赚钱|跌|保本|有风险|会不会少"),
+    "payback_question": re.compile(
+        r"回本|亏|没回本|赚不到|不赚钱|跌|保本|有风险|会不会少|"
+        r"(?:收益|利息|回报|分红|收入|利润)[^，。]{0,6}(?:不到|达不到|不够|没有|少于|低于)|万一[^，。]{0,8}(?:不到|没有|少)"
+    ),
     "payback_promise": re.compile(
-        r"(?:差|亏|少|跌)(?:多少|几个点|一分)[^，。]{0,4}(?:我|我们|公司)?补(?:多少|一分)?|补给(?:您|你)|兜底|包赔|"
+        r"(?:差|亏|少|跌)(?:多少|几个点|一分)，?[^，。]{0,4}(?:我|我们|公司|总部)?补(?:多少|一分)?|补给(?:您|你)|兜底|包赔|"
         r"(?:总部|公司|我们|我)(?:这边)?(?:来|给(?:您|你))?(?:补|赔)(?:上|齐|足|给)|差额[^，。]{0,6}补"
     ),
     "other_app": re.compile(
@@ -91,6 +94,8 @@ SIGNALS: dict[str, re.Pattern[str]] = {
 ANIMAL_EMOJI = re.compile(
     "[\U0001f436\U0001f415\U0001f437\U0001f416\U0001f434\U0001f412\U0001f435\U0001f40d]"
 )
+# The patterns run over compacted text, whose sentence punctuation is ASCII (see lexicon.as_compacted).
+SIGNALS = {name: re.compile(as_compacted(rx.pattern)) for name, rx in SIGNALS.items()}
 _DIGIT_FRAG = re.compile(r"^([0-9]{3,10})")
 _BARE_CODE = re.compile(r"^[0-9]{4,8}$")
 

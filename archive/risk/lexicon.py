@@ -263,6 +263,17 @@ def _engine_skips(pattern: str) -> bool:
         return True
 
 
+# Full-width sentence punctuation as the analyser sees it: NFKC makes ，！？； the ASCII ,!?; in the
+# compacted text the patterns run over. Lexicon authors write Chinese punctuation (a clause window is
+# naturally `[^，。]{0,8}`); without this such a window ran across commas and a literal ， never matched.
+_PUNCT = str.maketrans({"，": ",", "！": "!", "？": "?", "；": ";"})
+
+
+def as_compacted(pattern: str) -> str:
+    """A lexicon pattern with its full-width sentence punctuation as `compact` leaves it."""
+    return pattern.translate(_PUNCT)
+
+
 def compile_scanning(pattern: str) -> re.Pattern[str]:
     """`re.compile(pattern)`, with a lookahead on the characters a match can start with put in front when
     they are known and the engine would not find them itself. Same matches and spans; but impossible
@@ -425,11 +436,11 @@ class Lexicon:
                 continue
             compiled = CompiledRule(
                 r,
-                tuple(compile_scanning(p) for p in r.near),
-                tuple(compile_scanning(p) for p in r.allow),
-                tuple(compile_scanning(p) for p in r.terms) if r.match == "regex" else (),
+                tuple(compile_scanning(as_compacted(p)) for p in r.near),
+                tuple(compile_scanning(as_compacted(p)) for p in r.allow),
+                tuple(compile_scanning(as_compacted(p)) for p in r.terms) if r.match == "regex" else (),
                 r.effective_tier,
-                tuple(gate_literals(p) for p in r.terms) if r.match == "regex" else (),
+                tuple(gate_literals(as_compacted(p)) for p in r.terms) if r.match == "regex" else (),
             )
             self.rules[r.id] = compiled
             if r.match == "regex":
@@ -441,8 +452,8 @@ class Lexicon:
                     self.keys.setdefault(form, []).append((r.id, term))
         self.regex_list = [(cr, rx) for cr in self.regex_rules for rx in cr.regexes]
         negations, warnings = "|".join(self.data.negations), "|".join(self.data.warnings)
-        self.negation = compile_scanning(negations) if negations else None
-        self.warning = compile_scanning(warnings) if warnings else None
+        self.negation = compile_scanning(as_compacted(negations)) if negations else None
+        self.warning = compile_scanning(as_compacted(warnings)) if warnings else None
         self.warning_categories = frozenset(self.data.warning_categories)
 
     def matcher(self, sender_role: str | None) -> Matcher:

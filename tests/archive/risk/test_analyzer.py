@@ -163,6 +163,58 @@ def test_held_out_defects(text: str, role: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("text", "role", "expected"),
     [
+        # money to a relative's or friend's account; a fee handed straight to the employee
+        ("押金你打到我老公的支付宝上，我这边登记", "employee", ["side_dealing"]),
+        ("保养费直接给我就行，不用去前台排队了", "employee", ["side_dealing"]),
+        ("我周末私下给你家孩子补两节，便宜点", "employee", ["side_dealing"]),
+        # a friend's or relative's business of any kind, the pointer to it past a comma
+        ("我姐自己开了个驾校，学费少一千，报名直接找她", "employee", ["side_dealing"]),
+        ("我同学的维修中心换屏便宜不少", "employee", ["side_dealing"]),
+        # a qualifier before the platform; a QQ number in Chinese numerals
+        ("有事加我备用微信，这个号快满了", "employee", ["contact_diversion"]),
+        ("扣扣 幺二三四五六七八九，晚上找我", "employee", ["contact_diversion"]),
+        # transferring to a personal WeChat is a payment, not a contact
+        ("首付款转我个人微信，我帮你走内部流程", "employee", ["side_dealing"]),
+        # a share of the proceeds offered to a person
+        ("贷款批下来分你三个点，别跟别人说", "customer", ["bribery"]),
+        # put-downs without a swear word
+        ("什么破驾校，教练跟个土匪一样", "customer", ["abuse"]),
+        ("就你也配跟我谈价格", "customer", ["abuse"]),
+        ("滚，别再给我发短信了", "customer", ["abuse"]),
+        # health claims: a guaranteed measurement, a cure that never comes back
+        ("这个疗程保证降血糖", "employee", ["guaranteed_return"]),
+        ("我们的方子根治不复发", "employee", ["guaranteed_return"]),
+        # trigger words in harmless use: consequences stated after the term, a courier's surcharge,
+        # fiction, waste
+        ("收客户好处费的，一经查实会被直接辞退", "employee", []),
+        ("楼层高的话师傅上楼要收二十块辛苦费", "employee", []),
+        ("那个综艺里的嘉宾简直是个神经病角色，笑死", "customer", []),
+        ("医疗废物我们有专门的公司清运", "employee", []),
+    ],
+)
+def test_general_defects_of_the_second_held_out_set(text: str, role: str, expected: list[str]) -> None:
+    assert labels(text, role) == expected
+
+
+def test_full_width_punctuation_in_patterns_is_what_the_analyser_sees() -> None:
+    """Patterns are written with Chinese punctuation; the text they run over is NFKC (，→,): a clause
+    window `[^，。]` must stop at a comma, and a literal ， must match one."""
+    from archive.risk.lexicon import LexiconData
+
+    base = Lexicon.default().data.model_dump()
+    base["rules"] = [
+        {"id": "t.window", "category": "abuse", "match": "regex", "terms": ["猫[^，。]{0,6}狗"]},
+        {"id": "t.literal", "category": "complaint", "match": "regex", "terms": ["鸟，鱼"]},
+    ]
+    a = Analyzer(LexiconHolder(Lexicon(LexiconData.model_validate(base))))
+    assert a.scan_message("猫追狗", "customer").labels == ["abuse"]
+    assert a.scan_message("猫在跑，狗在叫", "customer").labels == []
+    assert a.scan_message("鸟，鱼", "customer").labels == ["complaint"]
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "expected"),
+    [
         # a term typed inside a whole sentence of pinyin: word breaks come from the original spaces
         ("zai bu tui qian wo jiu tousu", "customer", ["complaint"]),
         ("ni jiu shi ge sb", "customer", ["abuse"]),

@@ -8,9 +8,14 @@ rate, cross-message recall).
   SaaS, pet clinic, wedding. Written before tuning and not tuned on; the general defects its failures
   showed were fixed, and it now meets every threshold.
 - `holdout_c*`: private banking, auto finance/leasing, dental and aesthetics, K12, study abroad, insurance
-  claims, B2B wholesale, fitness, home decoration. Written before the holdout_b fixes, scored before and
-  after them, never tuned on: only thresholds it already meets are asserted, the others are xfail so a
-  fix shows up as XPASS."""
+  claims, B2B wholesale, fitness, home decoration. Written before the holdout_b fixes and not tuned on
+  until its failures were used, a session later, to find general defects (lexicon windows that ran across
+  commas, relatives' accounts, put-downs, fiction and waste, …; fixed with sentences of their own in
+  test_analyzer.py). It now guards against regressions like the sets above.
+- `holdout_d*`: a blind set (bank branches, insurance agents, securities, 4S and used cars, driving
+  schools, clinics, kindergartens and tutoring, training, estate agents, travel, telecom, repairs, …)
+  written by a separate author who read only the dataset README, scored before and after those fixes and
+  never tuned on: only thresholds it meets are asserted, the others are xfail so a fix shows as XPASS."""
 
 from __future__ import annotations
 
@@ -20,8 +25,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from archive.risk.analyzer import Analyzer
 from archive.risk.scan import scan_record
@@ -132,15 +135,11 @@ def test_holdout_c_messages_micro_f1_and_evasion_forms() -> None:
     assert min(s.evasion_recall.values()) >= 0.85, s.evasion_recall
 
 
-@pytest.mark.xfail(reason="held-out gap: side_dealing and abuse F1 below 0.90 on holdout_c", strict=False)
 def test_holdout_c_every_label_f1() -> None:
     s = score("holdout_c.jsonl")
     assert min(s.f1.values()) >= 0.90, s.f1
 
 
-@pytest.mark.xfail(
-    reason="held-out gap: hard-negative FP 4/53 on holdout_c (trigger words in harmless use)", strict=False
-)
 def test_holdout_c_hard_negatives() -> None:
     assert score("holdout_c.jsonl").hard_negative_fp <= 0.05
 
@@ -149,9 +148,6 @@ def test_holdout_c_conversations_micro_f1() -> None:
     assert score("holdout_c_conversations.jsonl").micro_f1 >= 0.90
 
 
-@pytest.mark.xfail(
-    reason="held-out gap: cross-message payback promise and bribery missed on holdout_c", strict=False
-)
 def test_holdout_c_conversations_cross_recall() -> None:
     s = score("holdout_c_conversations.jsonl")
     assert s.cross_recall is not None and s.cross_recall >= 0.80
