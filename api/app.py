@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routers import alerts, auth, customers, health, ingest, lexicon, messages
+from api.routers import alerts, audit, auth, customers, health, ingest, lexicon, messages
 from archive.runtime import Runtime
 
 CONSOLE = Path(__file__).resolve().parent / "console.html"
@@ -25,6 +25,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(lexicon.router)
     app.include_router(customers.router)
+    app.include_router(audit.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def console() -> str:

@@ -103,3 +103,71 @@ def test_unknown_message_is_404(client: tuple[TestClient, Runtime, str]) -> None
     auth = {"Authorization": f"Bearer {_token(c, 'admin', password)}"}
     r = c.get("/api/v1/messages/doesnotexist", headers=auth)
     assert r.status_code == 404
+
+
+def test_auditor_reads_the_access_log_filtered_and_paged(client: tuple[TestClient, Runtime, str]) -> None:
+    c, _, password = client
+    admin = {"Authorization": f"Bearer {_token(c, 'admin', password)}"}
+    hits = c.get("/api/v1/search", params={"q": "支付宝"}, headers=admin).json()["hits"]
+    assert c.get(f"/api/v1/messages/{hits[0]['id']}", headers=admin).status_code == 200
+    auditor = {"Authorization": f"Bearer {_token(c, 'auditor1', 'auditor-password-1')}"}
+
+    page = c.get("/api/v1/audit/entries", params={"actor": "admin"}, headers=auditor).json()
+    # newest first; logins are logged too
+    assert [e["action"] for e in page["entries"]] == ["content.read", "content.search", "auth.login"]
+    assert page["entries"][1]["query"] == "支付宝" and page["next_before_id"] is None
+    about = c.get("/api/v1/audit/entries", params={"target_id": hits[0]["id"]}, headers=auditor).json()
+    assert {e["action"] for e in about["entries"]} == {"content.read", "content.search"}
+    assert (
+        c.get("/api/v1/audit/entries", params={"target_id": "nope%"}, headers=auditor).json()["entries"] == []
+    )
+
+    first = c.get("/api/v1/audit/entries", params={"actor": "admin", "limit": 1}, headers=auditor).json()
+    assert [e["action"] for e in first["entries"]] == ["content.read"] and first["next_before_id"]
+    older = c.get(
+        "/api/v1/audit/entries",
+        params={"actor": "admin", "limit": 1, "before_id": first["next_before_id"]},
+        headers=auditor,
+    ).json()
+    assert [e["action"] for e in older["entries"]] == ["content.search"]
+    # reading the log is logged too
+    own = c.get(
+        "/api/v1/audit/entries", params={"actor": "auditor1", "action": "audit.read"}, headers=auditor
+    ).json()["entries"]
+    assert len(own) == 5 and own[-1]["detail"]["filters"] == {"actor": "admin"}
+
+    bad = c.get(
+        "/api/v1/audit/entries",
+        params={"since": "2025-02-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"},
+        headers=auditor,
+    )
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert "since must be before until" in bad.text
+
+
+def test_only_auditors_read_or_verify_the_log(client: tuple[TestClient, Runtime, str]) -> None:
+    c, _, password = client
+    admin = {"Authorization": f"Bearer {_token(c, 'admin', password)}"}  # admin + compliance
+    assert c.get("/api/v1/audit/entries", headers=admin).status_code == 403
+    assert c.get("/api/v1/audit/verify", headers=admin).status_code == 403
+    assert c.get("/api/v1/audit/verify").status_code == 401
+
+
+def test_auditor_verifies_the_log_against_its_anchors(client: tuple[TestClient, Runtime, str]) -> None:
+    from sqlalchemy import delete, func
+
+    from audit.anchors import write_anchor
+
+    c, rt, password = client
+    admin = {"Authorization": f"Bearer {_token(c, 'admin', password)}"}
+    c.get("/api/v1/search", params={"q": "支付宝"}, headers=admin)
+    auditor = {"Authorization": f"Bearer {_token(c, 'auditor1', 'auditor-password-1')}"}
+    with rt.sessions() as session:
+        assert write_anchor(session, rt.blobs, rt.audit_anchor_key) is not None
+    ok = c.get("/api/v1/audit/verify", headers=auditor).json()
+    assert ok["ok"] and ok["anchors"] == 1 and ok["forged_anchors"] == []
+    with rt.sessions.begin() as session:  # cut the newest entries, the anchored one among them
+        top = session.scalar(select(func.max(AccessAudit.id)))
+        session.execute(delete(AccessAudit).where(AccessAudit.id >= top - 1))
+    cut = c.get("/api/v1/audit/verify", headers=auditor).json()
+    assert not cut["ok"] and "removed from its end" in cut["problem"]
