@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -109,8 +108,4 @@ def read_anchors(blobs: BlobStore, key: bytes) -> tuple[list[Anchor], list[Ancho
     return sorted(good.values(), key=lambda a: a.entry_id), bad
 
 
-def by_entry(anchors: Sequence[Anchor]) -> dict[int, Anchor]:
-    return {a.entry_id: a for a in anchors}
-
-
-__all__ = ["PREFIX", "Anchor", "AnchorProblem", "anchor_key", "by_entry", "read_anchors", "write_anchor"]
+__all__ = ["PREFIX", "Anchor", "AnchorProblem", "anchor_key", "read_anchors", "write_anchor"]
